@@ -1,0 +1,654 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * flowtap's kernel side: syscall tracepoints that report TCP socket lifecycles and
+ * the bytes processes send and receive on them, as records on one ring buffer.
+ *
+ * Each syscall is a sys_enter/sys_exit pair: enter saves the arguments keyed by
+ * pid_tgid, exit reads results (and received payloads) once the kernel has filled
+ * them in. Only TCP sockets cost anything: the `fds` map remembers which (tgid, fd)
+ * pairs are TCP sockets and which are not, so file, pipe, UNIX and UDP I/O stops at
+ * one map lookup.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "flowtap.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define MSG_PEEK 2
+
+/* Set by userspace before load. */
+const volatile bool trace_all = false;
+const volatile __u32 max_payload = 64 * 1024;
+const volatile __u32 self_tgid = 0;
+
+/* Referenced so that the skeleton generates Rust types for every record. */
+struct ft_sock_event _ft_sock_event = {};
+struct ft_data_event _ft_data_event = {};
+struct ft_close_event _ft_close_event = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024); /* resized by userspace */
+} events SEC(".maps");
+
+/* Records the ring buffer had no room for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Filters, updated live by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} traced_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps");
+
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct fd_state {
+	__u64 pos[2]; /* bytes sent, bytes received */
+	__u32 is_tcp;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct fd_key);
+	__type(value, struct fd_state);
+} fds SEC(".maps");
+
+/* Arguments saved at sys_enter, keyed by pid_tgid. */
+struct call_args {
+	__u64 ptr;    /* buffer, iovec array, or sockaddr */
+	__u64 ptr2;   /* accept/getsockname: socklen_t pointer */
+	__u32 iovcnt; /* 0: ptr is a plain buffer */
+	__s32 fd;
+	__u32 op;     /* enum ft_syscall, or enum ft_kind for socket calls */
+	__u32 _pad;
+	struct ft_addr addr; /* connect: the destination */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} args SEC(".maps");
+
+struct data_record {
+	struct ft_data_event ev;
+	__u8 payload[FT_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_record);
+} scratch SEC(".maps");
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline bool traced(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == self_tgid)
+		return false;
+	if (trace_all)
+		return true;
+	if (bpf_map_lookup_elem(&traced_tgids, &tgid))
+		return true;
+	__u64 cgroup = bpf_get_current_cgroup_id();
+	return bpf_map_lookup_elem(&traced_cgroups, &cgroup) != NULL;
+}
+
+static __always_inline void fill_header(struct ft_header *h, __u32 kind, __s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	h->ts = bpf_ktime_get_ns();
+	h->cgroup = bpf_get_current_cgroup_id();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->kind = kind;
+	h->fd = fd;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* The struct sock behind fd in the current task, if it is a TCP socket. */
+static __always_inline struct sock *fd_tcp_sock(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fd_array = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fd_array[fd]) || !file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return NULL;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	return sk;
+}
+
+static __always_inline void read_sock_addrs(struct sock *sk, struct ft_addr *local,
+					    struct ft_addr *peer)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	local->family = family;
+	peer->family = family;
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO(&local->addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&peer->addr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(&local->addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&peer->addr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void read_user_sockaddr(struct ft_addr *out, const void *uaddr)
+{
+	__u16 family = 0;
+	if (!uaddr || bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return;
+	if (family == AF_INET) {
+		struct sockaddr_in sin = {};
+		if (bpf_probe_read_user(&sin, sizeof(sin), uaddr))
+			return;
+		out->family = AF_INET;
+		out->port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(out->addr, &sin.sin_addr, 4);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 sin6 = {};
+		if (bpf_probe_read_user(&sin6, sizeof(sin6), uaddr))
+			return;
+		out->family = AF_INET6;
+		out->port = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(out->addr, &sin6.sin6_addr, 16);
+	}
+}
+
+static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
+				      const struct ft_addr *sys, struct sock *sk)
+{
+	struct ft_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		return;
+	}
+	fill_header(&e->hdr, kind, fd);
+	e->result = result;
+	__builtin_memset(&e->sys, 0, sizeof(e->sys));
+	__builtin_memset(&e->local, 0, sizeof(e->local));
+	__builtin_memset(&e->peer, 0, sizeof(e->peer));
+	if (sys)
+		e->sys = *sys;
+	e->has_kernel = sk != NULL;
+	if (sk)
+		read_sock_addrs(sk, &e->local, &e->peer);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Starts tracking (tgid, fd) as a TCP socket or as something to ignore. */
+static __always_inline void remember_fd(__u32 tgid, __s32 fd, bool is_tcp)
+{
+	struct fd_key key = {.tgid = tgid, .fd = fd};
+	struct fd_state st = {.is_tcp = is_tcp};
+	bpf_map_update_elem(&fds, &key, &st, BPF_ANY);
+}
+
+/*
+ * Whether (tgid, fd) is a TCP socket. The first time an fd is seen, the kernel's
+ * file table answers; a TCP socket found that way was opened before capture or
+ * inherited, and is announced with an FT_SOCKET record.
+ */
+static __always_inline bool is_tcp_fd(__u32 tgid, __s32 fd)
+{
+	struct fd_key key = {.tgid = tgid, .fd = fd};
+	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
+	if (st)
+		return st->is_tcp;
+	struct sock *sk = fd_tcp_sock(fd);
+	remember_fd(tgid, fd, sk != NULL);
+	if (sk)
+		emit_sock(FT_SOCKET, fd, 0, NULL, sk);
+	return sk != NULL;
+}
+
+/* ---- data syscalls ---------------------------------------------------------- */
+
+static __always_inline bool is_send(__u32 op)
+{
+	return op == FT_SYS_WRITE || op == FT_SYS_WRITEV || op == FT_SYS_SENDTO ||
+	       op == FT_SYS_SENDMSG;
+}
+
+static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcnt)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id) || !is_tcp_fd(id >> 32, fd))
+		return 0;
+	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op};
+	/* readv/writev with no iovecs moves nothing; a plain buffer is one segment. */
+	if (op == FT_SYS_READV || op == FT_SYS_WRITEV || op == FT_SYS_RECVMSG ||
+	    op == FT_SYS_SENDMSG) {
+		if (!iovcnt)
+			return 0;
+	}
+	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+/* Walks the syscall's buffer (or iovecs) and emits one record per piece. */
+struct emit_state {
+	__u64 iov_ptr;
+	__u64 seg_ptr;
+	__u64 seg_left;
+	__u64 total_left;   /* bytes of the syscall's result not yet emitted */
+	__u64 capture_left; /* bytes that may still be copied */
+	__u64 pos;
+	__u32 iovcnt;
+	__u32 iov_idx;
+	__s32 fd;
+	__u32 op;
+};
+
+static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 count, __u32 want)
+{
+	__u32 zero = 0;
+	struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!r)
+		return;
+	fill_header(&r->ev.hdr, FT_DATA, s->fd);
+	r->ev.pos = s->pos;
+	r->ev.count = count;
+	r->ev.syscall = s->op;
+	__u32 len = want;
+	if (len > FT_CHUNK)
+		len = FT_CHUNK;
+	if (len && bpf_probe_read_user(r->payload, len, (const void *)ptr))
+		len = 0; /* not readable: report the bytes as uncaptured */
+	r->ev.captured = len;
+	if (bpf_ringbuf_output(&events, r, sizeof(r->ev) + (len & (2 * FT_CHUNK - 1)), 0))
+		count_drop();
+}
+
+static long emit_piece(__u32 i, struct emit_state *s)
+{
+	if (!s->total_left || !s->capture_left)
+		return 1;
+	if (!s->seg_left) {
+		if (!s->iovcnt || s->iov_idx >= s->iovcnt || s->iov_idx >= FT_MAX_IOV)
+			return 1;
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov),
+					(const void *)(s->iov_ptr + s->iov_idx * sizeof(iov))))
+			return 1;
+		s->iov_idx++;
+		s->seg_ptr = (__u64)iov.iov_base;
+		s->seg_left = iov.iov_len < s->total_left ? iov.iov_len : s->total_left;
+		return 0;
+	}
+	__u64 n = s->seg_left;
+	if (n > s->capture_left)
+		n = s->capture_left;
+	if (n > FT_CHUNK)
+		n = FT_CHUNK;
+	emit_data(s, s->seg_ptr, n, n);
+	s->seg_ptr += n;
+	s->seg_left -= n;
+	s->capture_left -= n;
+	s->total_left -= n;
+	s->pos += n;
+	return 0;
+}
+
+static __always_inline int data_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *saved = bpf_map_lookup_elem(&args, &id);
+	if (!saved)
+		return 0;
+	struct call_args a = *saved;
+	bpf_map_delete_elem(&args, &id);
+	if (ret <= 0)
+		return 0;
+
+	struct fd_key key = {.tgid = id >> 32, .fd = a.fd};
+	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
+	if (!st || !st->is_tcp)
+		return 0;
+	__u32 dir = is_send(a.op) ? 0 : 1;
+	struct emit_state s = {
+		.total_left = ret,
+		.capture_left = max_payload,
+		.pos = __sync_fetch_and_add(&st->pos[dir & 1], ret),
+		.fd = a.fd,
+		.op = a.op,
+	};
+	if (a.iovcnt) {
+		s.iov_ptr = a.ptr;
+		s.iovcnt = a.iovcnt;
+	} else {
+		s.seg_ptr = a.ptr;
+		s.seg_left = ret;
+	}
+	bpf_loop(FT_MAX_PIECES, emit_piece, &s, 0);
+	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
+	if (s.total_left)
+		emit_data(&s, 0, s.total_left, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_READ, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_WRITE, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_READV, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_WRITEV, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK) /* peeked bytes are read again later */
+		return 0;
+	return data_enter(FT_SYS_RECVFROM, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_SENDTO, ctx->args[0], ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+static __always_inline int msg_enter(__u32 op, struct trace_event_raw_sys_enter *ctx)
+{
+	struct user_msghdr msg = {};
+	if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)ctx->args[1]))
+		return 0;
+	return data_enter(op, ctx->args[0], (__u64)msg.msg_iov, msg.msg_iovlen);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & MSG_PEEK)
+		return 0;
+	return msg_enter(FT_SYS_RECVMSG, ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return msg_enter(FT_SYS_SENDMSG, ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(ctx->ret);
+}
+
+/* ---- socket lifecycle -------------------------------------------------------- */
+
+static __always_inline int save_call(__u32 op, __s32 fd, __u64 ptr, __u64 ptr2)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	struct call_args a = {.ptr = ptr, .ptr2 = ptr2, .fd = fd, .op = op};
+	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+static __always_inline struct call_args *take_call(__u64 id, __u32 op, struct call_args *out)
+{
+	struct call_args *saved = bpf_map_lookup_elem(&args, &id);
+	if (!saved)
+		return NULL;
+	*out = *saved;
+	bpf_map_delete_elem(&args, &id);
+	return out->op == op ? out : NULL;
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args a;
+	if (!take_call(id, FT_ACCEPT, &a) || ret < 0)
+		return 0;
+	__s32 fd = ret;
+	struct sock *sk = fd_tcp_sock(fd);
+	remember_fd(id >> 32, fd, sk != NULL);
+	if (!sk)
+		return 0;
+	struct ft_addr peer = {};
+	read_user_sockaddr(&peer, (const void *)a.ptr);
+	emit_sock(FT_ACCEPT, fd, 0, &peer, sk);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_call(FT_ACCEPT, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_call(FT_ACCEPT, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	struct call_args a = {.fd = ctx->args[0], .op = FT_CONNECT};
+	read_user_sockaddr(&a.addr, (const void *)ctx->args[1]);
+	if (!a.addr.family) /* UNIX, netlink, AF_UNSPEC: not ours */
+		return 0;
+	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args a;
+	if (!take_call(id, FT_CONNECT, &a))
+		return 0;
+	struct sock *sk = fd_tcp_sock(a.fd);
+	/* A new connection starts its byte positions afresh. */
+	remember_fd(id >> 32, a.fd, sk != NULL);
+	if (sk)
+		emit_sock(FT_CONNECT, a.fd, ctx->ret, &a.addr, sk);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getsockname")
+int enter_getsockname(struct trace_event_raw_sys_enter *ctx)
+{
+	return save_call(FT_GETSOCKNAME, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_getsockname")
+int exit_getsockname(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args a;
+	if (!take_call(id, FT_GETSOCKNAME, &a) || ctx->ret != 0)
+		return 0;
+	if (!is_tcp_fd(id >> 32, a.fd))
+		return 0;
+	struct ft_addr local = {};
+	read_user_sockaddr(&local, (const void *)a.ptr);
+	if (local.family)
+		emit_sock(FT_GETSOCKNAME, a.fd, 0, &local, NULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	struct fd_key key = {.tgid = id >> 32, .fd = ctx->args[0]};
+	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
+	if (!st)
+		return 0;
+	if (st->is_tcp) {
+		struct ft_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			fill_header(&e->hdr, FT_CLOSE, key.fd);
+			bpf_ringbuf_submit(e, 0);
+		} else {
+			count_drop();
+		}
+	}
+	bpf_map_delete_elem(&fds, &key);
+	return 0;
+}
+
+/* ---- process tree for --pid ---------------------------------------------------- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid;
+	if (!bpf_map_lookup_elem(&traced_tgids, &ptgid))
+		return 0;
+	__u32 ctgid = child->tgid;
+	__u8 one = 1;
+	bpf_map_update_elem(&traced_tgids, &ctgid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task)
+{
+	if (task->pid != task->tgid)
+		return 0;
+	__u32 tgid = task->tgid;
+	bpf_map_delete_elem(&traced_tgids, &tgid);
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Records that flowtap's BPF programs put on the ring buffer. This header is the
+ * one definition: Rust decodes with the skeleton's generated copies of these
+ * structs (see src/capture/decode.rs), never a hand-written mirror.
+ *
+ * Every record starts with struct ft_header; `kind` says which struct it is.
+ */
+#ifndef FLOWTAP_H
+#define FLOWTAP_H
+
+#define FT_COMM_LEN 16
+/* Payload bytes in one data record. A syscall moving more becomes several records. */
+#define FT_CHUNK (16 * 1024)
+/* iovecs of one readv/writev/sendmsg/recvmsg that are captured; later ones count
+ * towards the byte total but are not copied. */
+#define FT_MAX_IOV 64
+/* Upper bound on records one data syscall produces (cap / chunk + iovecs + tail). */
+#define FT_MAX_PIECES 256
+
+enum ft_kind {
+	FT_ACCEPT = 1,
+	FT_CONNECT = 2,
+	FT_GETSOCKNAME = 3,
+	FT_SOCKET = 4, /* a TCP socket first seen at a data syscall */
+	FT_DATA = 5,
+	FT_CLOSE = 6,
+};
+
+enum ft_syscall {
+	FT_SYS_READ = 1,
+	FT_SYS_WRITE = 2,
+	FT_SYS_READV = 3,
+	FT_SYS_WRITEV = 4,
+	FT_SYS_RECVFROM = 5,
+	FT_SYS_SENDTO = 6,
+	FT_SYS_RECVMSG = 7,
+	FT_SYS_SENDMSG = 8,
+};
+
+struct ft_header {
+	__u64 ts;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cgroup; /* bpf_get_current_cgroup_id() */
+	__u32 pid;    /* tgid */
+	__u32 tid;
+	__u32 kind;   /* enum ft_kind */
+	__s32 fd;
+	char comm[FT_COMM_LEN];
+};
+
+/* family 0: no address. Port in host byte order; addr holds 4 or 16 bytes. */
+struct ft_addr {
+	__u16 family;
+	__u16 port;
+	__u8 addr[16];
+};
+
+/* FT_ACCEPT, FT_CONNECT, FT_GETSOCKNAME, FT_SOCKET */
+struct ft_sock_event {
+	struct ft_header hdr;
+	__s32 result;          /* connect: 0 or -errno; others 0 */
+	__u32 has_kernel;      /* local/peer below were read from struct sock */
+	struct ft_addr sys;    /* accept: peer written back; connect: destination; getsockname: local */
+	struct ft_addr local;  /* the kernel's view */
+	struct ft_addr peer;
+};
+
+/* FT_DATA: followed by `captured` payload bytes. */
+struct ft_data_event {
+	struct ft_header hdr;
+	__u64 pos;       /* byte position in this direction of the socket */
+	__u64 count;     /* bytes this record stands for */
+	__u32 captured;  /* payload bytes that follow; < count means truncated */
+	__u32 syscall;   /* enum ft_syscall */
+};
+
+/* FT_CLOSE */
+struct ft_close_event {
+	struct ft_header hdr;
+};
+
+#endif

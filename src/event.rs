@@ -1,0 +1,249 @@
+//! The seam between capture and analysis: everything the kernel and Docker say
+//! becomes an [`Event`]. Live capture and `flowtap replay` both feed the rest of
+//! the pipeline from here, and a trace file is these events, one JSON object a line.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bytes::Bytes;
+
+/// Nanoseconds on the kernel's CLOCK_MONOTONIC, as `bpf_ktime_get_ns()` gives them.
+pub type Nanos = u64;
+
+/// One thing that happened, in the order it was observed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// Ties the monotonic clock to wall-clock time: at monotonic `ts` it was `realtime_ns`
+    /// nanoseconds since the Unix epoch. Comes first in every trace.
+    Clock { ts: Nanos, realtime_ns: u64 },
+    /// `accept`/`accept4` returned a new connected socket.
+    Accept(Accept),
+    /// `connect` on a TCP socket finished (successfully, with EINPROGRESS, or failed).
+    Connect(Connect),
+    /// `getsockname` told the process its own address.
+    Getsockname(Getsockname),
+    /// A TCP socket first seen at a data syscall: open before capture started, or
+    /// inherited across fork. The kernel's view of its addresses comes with it.
+    Socket(ExistingSocket),
+    /// Bytes the process sent or received on a TCP socket.
+    Data(Data),
+    /// `close` on a tracked socket.
+    Close(Close),
+    /// What Docker says about a container.
+    Container(ContainerEvent),
+    /// Cumulative count of events the kernel could not deliver (ring buffer full).
+    Loss { ts: Nanos, lost: u64 },
+}
+
+impl Event {
+    pub fn ts(&self) -> Nanos {
+        match self {
+            Event::Clock { ts, .. } | Event::Loss { ts, .. } => *ts,
+            Event::Accept(e) => e.ts,
+            Event::Connect(e) => e.ts,
+            Event::Getsockname(e) => e.ts,
+            Event::Socket(e) => e.ts,
+            Event::Data(e) => e.ts,
+            Event::Close(e) => e.ts,
+            Event::Container(e) => e.ts,
+        }
+    }
+}
+
+/// The thread that made a syscall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// Process id (the kernel's tgid).
+    pub pid: u32,
+    /// Thread id (the kernel's pid).
+    pub tid: u32,
+    pub comm: String,
+    /// `bpf_get_current_cgroup_id()`: the inode of the task's cgroup v2 directory.
+    pub cgroup: u64,
+}
+
+/// The kernel's view of a socket's two ends, read from `struct sock`.
+/// Either side is absent when the kernel did not have it (yet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SockAddrs {
+    pub local: Option<SocketAddr>,
+    pub peer: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accept {
+    pub ts: Nanos,
+    pub task: Task,
+    /// The new connected socket.
+    pub fd: i32,
+    /// The peer address the syscall wrote back; absent when the caller passed no buffer.
+    pub peer: Option<SocketAddr>,
+    /// The kernel's view of the new socket.
+    pub sock: Option<SockAddrs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connect {
+    pub ts: Nanos,
+    pub task: Task,
+    pub fd: i32,
+    /// The destination the process asked for.
+    pub peer: Option<SocketAddr>,
+    /// 0 on success, otherwise the negative errno (`-115` is EINPROGRESS).
+    pub result: i32,
+    /// The kernel's view once connect returned (the local port is bound by then).
+    pub sock: Option<SockAddrs>,
+}
+
+impl Connect {
+    pub const EINPROGRESS: i32 = -115;
+
+    /// Whether the connection is, or may become, established.
+    pub fn is_pending_or_ok(&self) -> bool {
+        self.result == 0 || self.result == Self::EINPROGRESS
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Getsockname {
+    pub ts: Nanos,
+    pub task: Task,
+    pub fd: i32,
+    pub local: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExistingSocket {
+    pub ts: Nanos,
+    pub task: Task,
+    pub fd: i32,
+    pub sock: SockAddrs,
+}
+
+/// Which way bytes moved, from the observing process's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Send,
+    Recv,
+}
+
+impl Direction {
+    pub fn index(self) -> usize {
+        match self {
+            Direction::Send => 0,
+            Direction::Recv => 1,
+        }
+    }
+}
+
+/// The syscall that moved the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Syscall {
+    Read,
+    Write,
+    Readv,
+    Writev,
+    Recvfrom,
+    Sendto,
+    Recvmsg,
+    Sendmsg,
+}
+
+impl Syscall {
+    pub fn direction(self) -> Direction {
+        match self {
+            Syscall::Write | Syscall::Writev | Syscall::Sendto | Syscall::Sendmsg => {
+                Direction::Send
+            }
+            Syscall::Read | Syscall::Readv | Syscall::Recvfrom | Syscall::Recvmsg => {
+                Direction::Recv
+            }
+        }
+    }
+}
+
+impl fmt::Display for Syscall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Syscall::Read => "read",
+            Syscall::Write => "write",
+            Syscall::Readv => "readv",
+            Syscall::Writev => "writev",
+            Syscall::Recvfrom => "recvfrom",
+            Syscall::Sendto => "sendto",
+            Syscall::Recvmsg => "recvmsg",
+            Syscall::Sendmsg => "sendmsg",
+        };
+        f.write_str(name)
+    }
+}
+
+/// A piece of one data syscall. A syscall that moved more than the capture cap, or
+/// more than one kernel chunk, becomes several `Data` events with consecutive `pos`;
+/// their `count`s add up to the syscall's return value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Data {
+    pub ts: Nanos,
+    pub task: Task,
+    pub fd: i32,
+    pub syscall: Syscall,
+    /// Byte position of this piece in its direction of the socket, counted from the
+    /// first byte flowtap saw. A jump between consecutive events is a gap (lost events).
+    pub pos: u64,
+    /// Bytes this piece stands for.
+    pub count: u64,
+    /// The bytes captured: all `count` of them, or a prefix when `truncated`.
+    pub payload: Bytes,
+    pub truncated: bool,
+}
+
+impl Data {
+    pub fn direction(&self) -> Direction {
+        self.syscall.direction()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    pub ts: Nanos,
+    pub task: Task,
+    pub fd: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerAction {
+    /// Running when flowtap started.
+    Seen,
+    Start,
+    /// Stopped or killed; its cgroup and IPs may be reused later.
+    Die,
+    /// Its networks changed.
+    Update,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerEvent {
+    pub ts: Nanos,
+    pub action: ContainerAction,
+    pub container: ContainerInfo,
+}
+
+/// A container as flowtap knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub compose_project: Option<String>,
+    pub compose_service: Option<String>,
+    /// Inode of its cgroup v2 directory; what `bpf_get_current_cgroup_id()` returns
+    /// inside it. Absent when the cgroup could not be found.
+    pub cgroup_id: Option<u64>,
+    pub ips: Vec<std::net::IpAddr>,
+    pub pid: Option<u32>,
+}

@@ -1,0 +1,9 @@
+//! flowtap: container-aware HTTP flow capture from syscall tracepoints.
+//!
+//! Data flows one way: kernel → [`event::Event`] → per-socket state → HTTP →
+//! flows → sinks. Replay of a trace file enters at events.
+
+pub mod bytes;
+pub mod containers;
+pub mod event;
+pub mod trace;

@@ -1,0 +1,152 @@
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use crate::event::Event;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("reading trace: {0}")]
+    Io(#[from] io::Error),
+    #[error("trace line {line}: {source}")]
+    Malformed {
+        line: u64,
+        source: serde_json::Error,
+    },
+}
+
+/// Reads events from a trace, one line at a time. Blank lines are allowed.
+pub struct TraceReader<R: Read> {
+    lines: BufReader<R>,
+    line_no: u64,
+    buf: String,
+}
+
+impl TraceReader<File> {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        Ok(Self::new(File::open(path)?))
+    }
+}
+
+impl<R: Read> TraceReader<R> {
+    pub fn new(input: R) -> Self {
+        Self {
+            lines: BufReader::with_capacity(256 * 1024, input),
+            line_no: 0,
+            buf: String::new(),
+        }
+    }
+}
+
+impl<R: Read> Iterator for TraceReader<R> {
+    type Item = Result<Event, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            match self.lines.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+            self.line_no += 1;
+            let line = self.buf.trim_end_matches(['\n', '\r']);
+            if line.trim().is_empty() {
+                continue;
+            }
+            return Some(
+                serde_json::from_str(line).map_err(|source| TraceError::Malformed {
+                    line: self.line_no,
+                    source,
+                }),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::Bytes;
+    use crate::event::{Data, Syscall, Task};
+    use crate::trace::TraceWriter;
+
+    fn data(pos: u64, payload: &[u8]) -> Event {
+        Event::Data(Data {
+            ts: 7 + pos,
+            task: Task {
+                pid: 10,
+                tid: 11,
+                comm: "curl".into(),
+                cgroup: 1,
+            },
+            fd: 3,
+            syscall: Syscall::Writev,
+            pos,
+            count: payload.len() as u64,
+            payload: Bytes(payload.to_vec()),
+            truncated: false,
+        })
+    }
+
+    #[test]
+    fn write_then_read_is_identity() {
+        let events = vec![
+            Event::Clock {
+                ts: 1,
+                realtime_ns: 2,
+            },
+            data(0, b"GET / HTTP/1.1\r\n\r\n"),
+            data(18, &[0, 159, 146, 150]),
+            Event::Loss { ts: 9, lost: 3 },
+        ];
+        let mut w = TraceWriter::new(Vec::new());
+        for e in &events {
+            w.write(e).unwrap();
+        }
+        let bytes = w.into_inner().unwrap();
+        let back: Vec<Event> = TraceReader::new(&bytes[..])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn malformed_line_is_named() {
+        let text = "{\"type\":\"clock\",\"ts\":1,\"realtime_ns\":2}\n\n{\"type\":\"nope\"}\n";
+        let results: Vec<_> = TraceReader::new(text.as_bytes()).collect();
+        assert!(results[0].is_ok());
+        match &results[1] {
+            Err(TraceError::Malformed { line, .. }) => assert_eq!(*line, 3),
+            other => panic!("expected a malformed-line error, got {other:?}"),
+        }
+        assert!(results[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .starts_with("trace line 3:"));
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        proptest::proptest!(proptest::test_runner::Config::with_cases(4000), |(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400))| {
+            for r in TraceReader::new(&input[..]) { let _ = r; }
+        });
+    }
+
+    #[test]
+    fn truncated_valid_trace_errors_without_panic() {
+        let mut w = TraceWriter::new(Vec::new());
+        w.write(&data(0, b"hello world")).unwrap();
+        let full = w.into_inner().unwrap();
+        for cut in 0..full.len() {
+            let results: Vec<_> = TraceReader::new(&full[..cut]).collect();
+            if cut > 0 && cut < full.len() - 1 {
+                assert!(
+                    results.iter().any(|r| r.is_err()),
+                    "cut at {cut} parsed as valid"
+                );
+            }
+        }
+    }
+}
