@@ -4,6 +4,7 @@
 //! flows → sinks. Replay of a trace file enters at events.
 
 pub mod bytes;
+pub mod clock;
 pub mod containers;
 pub mod event;
 pub mod trace;

@@ -1,0 +1,7 @@
+//! flowtap's integration tests: one binary, shared helpers in `support`.
+//!
+//! Tests that need root, BPF or Docker are `#[ignore]`d with a reason, so that a
+//! plain `cargo test` stays honest without privileges; `scripts/test.sh` (the
+//! README's test command, and CI) runs them with `--include-ignored`.
+
+mod support;
