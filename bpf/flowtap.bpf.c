@@ -36,6 +36,8 @@ const volatile __u32 self_tgid = 0;
 struct ft_sock_event _ft_sock_event = {};
 struct ft_data_event _ft_data_event = {};
 struct ft_close_event _ft_close_event = {};
+enum ft_kind _ft_kind = 0;
+enum ft_syscall _ft_syscall = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

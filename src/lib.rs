@@ -4,7 +4,9 @@
 //! flows → sinks. Replay of a trace file enters at events.
 
 pub mod bytes;
+pub mod capture;
 pub mod clock;
 pub mod containers;
 pub mod event;
+pub mod procfs;
 pub mod trace;

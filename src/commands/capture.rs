@@ -1,5 +1,113 @@
+//! `flowtap capture`: live events from the kernel, recorded and turned into flows.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use flowtap::capture::{Capture, CaptureConfig, Scope};
+use flowtap::event::Event;
+use flowtap::trace::TraceWriter;
+
 use crate::cli::CaptureArgs;
 
-pub fn run(_args: CaptureArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`flowtap capture` is not implemented yet")
+/// Events buffered between the capture thread and this one.
+const CHANNEL_DEPTH: usize = 16 * 1024;
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
+    let config = capture_config(&args)?;
+    let duration = match args.duration {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            bail!("--duration must be a positive number of seconds")
+        }
+        Some(secs) => Some(Duration::from_secs_f64(secs)),
+        None => None,
+    };
+    let stop = stop_on_signals()?;
+    let mut recorder = args.record.as_deref().map(open_trace).transpose()?;
+
+    let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+    let capture = Capture::start(config, tx)?;
+    eprintln!(
+        "flowtap: ready, capturing{}",
+        args.duration
+            .map(|s| format!(" for {s}s"))
+            .unwrap_or_default()
+    );
+
+    let deadline = duration.map(|d| Instant::now() + d);
+    let mut recorded = 0u64;
+    let mut handle = |event: Event| -> anyhow::Result<()> {
+        if let Some(trace) = recorder.as_mut() {
+            trace.write(&event).context("writing the trace")?;
+            recorded += 1;
+        }
+        Ok(())
+    };
+    loop {
+        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            capture.request_stop();
+        }
+        match rx.recv_timeout(TICK) {
+            Ok(event) => handle(event)?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let stats = capture.join()?;
+    if let Some(trace) = recorder.as_mut() {
+        trace.flush().context("writing the trace")?;
+    }
+    eprintln!(
+        "flowtap: {} events seen, {} events lost, {} undecodable records{}",
+        stats.events,
+        stats.lost,
+        stats.decode_errors,
+        args.record
+            .as_ref()
+            .map(|p| format!(", {recorded} events recorded to {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
+    let scope = if args.all_processes {
+        Scope::AllProcesses
+    } else if let Some(pid) = args.pid {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            bail!("--pid {pid}: no such process");
+        }
+        Scope::ProcessTrees(vec![pid])
+    } else {
+        Scope::Cgroups
+    };
+    let ring_bytes = args
+        .ring_mib
+        .checked_mul(1 << 20)
+        .filter(|b| b.is_power_of_two())
+        .context("--ring-mib must be a power of two below 4096")?;
+    Ok(CaptureConfig {
+        scope,
+        max_payload: args.max_payload,
+        ring_bytes,
+    })
+}
+
+fn open_trace(path: &Path) -> anyhow::Result<TraceWriter<std::fs::File>> {
+    TraceWriter::create(path).with_context(|| format!("creating trace file {}", path.display()))
+}
+
+/// A flag raised by the first SIGINT or SIGTERM; a second one ends the process.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
+    }
+    Ok(stop)
 }

@@ -1,0 +1,199 @@
+//! Opens, configures (rodata, map sizes), loads and attaches the BPF programs.
+
+use std::io;
+use std::mem::MaybeUninit;
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::OpenObject;
+
+use super::skel::{FlowtapSkel, FlowtapSkelBuilder};
+
+/// Which processes the kernel side reports on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every process on the host (but flowtap itself).
+    AllProcesses,
+    /// These processes, their descendants at start, and every process they fork later.
+    ProcessTrees(Vec<u32>),
+    /// Processes in the cgroups added through [`Filters`](super::Filters), e.g. containers.
+    Cgroups,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    pub scope: Scope,
+    /// Payload bytes copied per syscall; the rest is counted.
+    pub max_payload: u32,
+    /// Ring buffer size in bytes: a power of two, at least one page.
+    pub ring_bytes: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(
+        "flowtap capture needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, \
+         to load its BPF programs"
+    )]
+    Permission,
+    #[error("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: {0}")]
+    Tracefs(io::Error),
+    #[error("{what}: {source}")]
+    Bpf {
+        what: &'static str,
+        source: libbpf_rs::Error,
+    },
+    #[error("invalid capture setting: {0}")]
+    Config(String),
+    #[error("the capture thread stopped unexpectedly")]
+    ThreadLost,
+}
+
+impl CaptureError {
+    pub(super) fn bpf(what: &'static str) -> impl FnOnce(libbpf_rs::Error) -> CaptureError {
+        move |source| {
+            if source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+                CaptureError::Permission
+            } else {
+                CaptureError::Bpf { what, source }
+            }
+        }
+    }
+}
+
+impl CaptureConfig {
+    pub fn validate(&self) -> Result<(), CaptureError> {
+        if !self.ring_bytes.is_power_of_two() || self.ring_bytes < 4096 {
+            return Err(CaptureError::Config(format!(
+                "ring buffer size {} is not a power of two of at least 4096 bytes",
+                self.ring_bytes
+            )));
+        }
+        if self.max_payload > 1024 * 1024 {
+            return Err(CaptureError::Config(format!(
+                "--max-payload {} is over the kernel side's limit of 1 MiB per syscall",
+                self.max_payload
+            )));
+        }
+        if let Scope::ProcessTrees(pids) = &self.scope {
+            if pids.is_empty() {
+                return Err(CaptureError::Config("no process id to trace".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Capability bits (linux/capability.h) that loading and attaching needs.
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// Whether this process may load tracing programs (and mount tracefs, when
+/// `must_mount`), from the CapEff line of /proc/self/status. Checked up front so
+/// that the answer is one clear sentence, not libbpf's log of a failed load.
+pub(super) fn has_privileges(proc_status: &str, must_mount: bool) -> bool {
+    let Some(eff) = proc_status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+    else {
+        return false;
+    };
+    let has = |cap: u32| eff & (1u64 << cap) != 0;
+    let can_trace = has(CAP_BPF) && has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
+    can_trace && (!must_mount || has(CAP_SYS_ADMIN))
+}
+
+pub(super) fn check_privileges(must_mount: bool) -> Result<(), CaptureError> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if has_privileges(&status, must_mount) {
+        Ok(())
+    } else {
+        Err(CaptureError::Permission)
+    }
+}
+
+pub(super) fn load<'obj>(
+    object: &'obj mut MaybeUninit<OpenObject>,
+    config: &CaptureConfig,
+) -> Result<FlowtapSkel<'obj>, CaptureError> {
+    let mut open = FlowtapSkelBuilder::default()
+        .open(object)
+        .map_err(CaptureError::bpf("opening the BPF object"))?;
+    let rodata = open
+        .maps
+        .rodata_data
+        .as_deref_mut()
+        .ok_or(CaptureError::Config(
+            "the BPF object has no read-only data section".into(),
+        ))?;
+    rodata.trace_all = config.scope == Scope::AllProcesses;
+    rodata.max_payload = config.max_payload;
+    rodata.self_tgid = std::process::id();
+    open.maps
+        .events
+        .set_max_entries(config.ring_bytes)
+        .map_err(CaptureError::bpf("sizing the ring buffer"))?;
+    let mut skel = open
+        .load()
+        .map_err(CaptureError::bpf("loading the BPF programs"))?;
+    skel.attach()
+        .map_err(CaptureError::bpf("attaching the BPF programs"))?;
+    Ok(skel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privileges_come_from_cap_eff() {
+        assert!(has_privileges(
+            "Name:\tx\nCapEff:\t000001ffffffffff\n",
+            true
+        ));
+        assert!(
+            has_privileges("CapEff:\t000001fffeffffff\n", true),
+            "root without CAP_SYS_RESOURCE"
+        );
+        assert!(!has_privileges("CapEff:\t0000000000000000\n", false));
+        let bpf_perfmon = format!(
+            "CapEff:\t{:016x}\n",
+            (1u64 << CAP_BPF) | (1u64 << CAP_PERFMON)
+        );
+        assert!(has_privileges(&bpf_perfmon, false));
+        assert!(
+            !has_privileges(&bpf_perfmon, true),
+            "mounting tracefs needs CAP_SYS_ADMIN"
+        );
+        assert!(!has_privileges("garbage", false));
+    }
+
+    #[test]
+    fn config_is_validated() {
+        let ok = CaptureConfig {
+            scope: Scope::AllProcesses,
+            max_payload: 65536,
+            ring_bytes: 1 << 24,
+        };
+        assert!(ok.validate().is_ok());
+        assert!(CaptureConfig {
+            ring_bytes: 3 << 20,
+            ..ok.clone()
+        }
+        .validate()
+        .is_err());
+        assert!(CaptureConfig {
+            max_payload: 2 << 20,
+            ..ok.clone()
+        }
+        .validate()
+        .is_err());
+        assert!(CaptureConfig {
+            scope: Scope::ProcessTrees(vec![]),
+            ..ok
+        }
+        .validate()
+        .is_err());
+    }
+}

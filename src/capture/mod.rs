@@ -1,0 +1,13 @@
+//! Live capture: loads and attaches the BPF programs, polls their ring buffer on a
+//! dedicated thread, and hands decoded [`Event`](crate::event::Event)s to the rest
+//! of the pipeline through a channel.
+
+mod decode;
+mod loader;
+mod poller;
+mod skel;
+mod tracefs;
+
+pub use decode::{decode, DecodeError};
+pub use loader::{CaptureConfig, CaptureError, Scope};
+pub use poller::{Capture, CaptureStats, Filters};

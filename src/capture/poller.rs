@@ -1,0 +1,235 @@
+//! The capture thread: owns the loaded programs, polls the ring buffer, decodes
+//! records and sends owned [`Event`]s down a bounded channel. A full channel blocks
+//! the poller, the ring buffer then fills, and the kernel counts what it drops:
+//! loss is visible, never silent.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
+
+use super::loader::{self, CaptureConfig, CaptureError, Scope};
+use super::{decode, tracefs};
+use crate::clock;
+use crate::event::Event;
+
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+const LOSS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The kernel's live filter maps: which cgroups and processes are traced.
+pub struct Filters {
+    cgroups: MapHandle,
+    tgids: MapHandle,
+}
+
+impl Filters {
+    pub fn trace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
+        self.cgroups
+            .update(&cgroup.to_ne_bytes(), &[1], MapFlags::ANY)
+            .map_err(CaptureError::bpf("adding a cgroup to the filter"))
+    }
+
+    pub fn untrace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
+        match self.cgroups.delete(&cgroup.to_ne_bytes()) {
+            Err(e) if e.kind() != libbpf_rs::ErrorKind::NotFound => {
+                Err(CaptureError::bpf("removing a cgroup from the filter")(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn trace_pid(&self, pid: u32) -> Result<(), CaptureError> {
+        self.tgids
+            .update(&pid.to_ne_bytes(), &[1], MapFlags::ANY)
+            .map_err(CaptureError::bpf("adding a process to the filter"))
+    }
+}
+
+/// What the capture thread counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Records decoded into events.
+    pub events: u64,
+    /// Records that could not be decoded.
+    pub decode_errors: u64,
+    /// Records the kernel dropped because the ring buffer was full.
+    pub lost: u64,
+}
+
+/// A running capture. Dropping it asks the thread to stop without waiting for it.
+pub struct Capture {
+    filters: Filters,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<CaptureStats, CaptureError>>>,
+}
+
+impl Capture {
+    /// Loads and attaches the programs on a new thread and returns once events
+    /// flow into `events`; the first one is a [`Event::Clock`].
+    pub fn start(
+        config: CaptureConfig,
+        events: SyncSender<Event>,
+    ) -> Result<Capture, CaptureError> {
+        config.validate()?;
+        loader::check_privileges(!tracefs::is_mounted())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("flowtap-ringbuf".into())
+            .spawn({
+                let stop = stop.clone();
+                move || run(config, events, stop, ready_tx)
+            })
+            .map_err(|_| CaptureError::ThreadLost)?;
+        match ready_rx.recv() {
+            Ok(filters) => Ok(Capture {
+                filters,
+                stop,
+                thread: Some(thread),
+            }),
+            // The thread ended before it was ready: its result says why.
+            Err(_) => Err(match thread.join() {
+                Ok(Err(e)) => e,
+                _ => CaptureError::ThreadLost,
+            }),
+        }
+    }
+
+    pub fn filters(&self) -> &Filters {
+        &self.filters
+    }
+
+    /// Asks the capture thread to drain the ring buffer, send a final
+    /// [`Event::Loss`] with the drop count, and detach. Keep receiving until the
+    /// channel closes, then [`Capture::join`].
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the capture thread to end; call once the channel has closed.
+    pub fn join(mut self) -> Result<CaptureStats, CaptureError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Err(CaptureError::ThreadLost),
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        // Not joined: the thread may be blocked sending to a receiver nobody drains.
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn run(
+    config: CaptureConfig,
+    events: SyncSender<Event>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Filters>,
+) -> Result<CaptureStats, CaptureError> {
+    // Declared first so it is dropped last, after the programs are detached.
+    let _tracefs = tracefs::ensure_mounted().map_err(CaptureError::Tracefs)?;
+    let mut object = MaybeUninit::uninit();
+    let skel = loader::load(&mut object, &config)?;
+    let maps = &skel.maps;
+    let filters = Filters {
+        cgroups: MapHandle::try_from(&maps.traced_cgroups)
+            .map_err(CaptureError::bpf("opening the cgroup filter"))?,
+        tgids: MapHandle::try_from(&maps.traced_tgids)
+            .map_err(CaptureError::bpf("opening the process filter"))?,
+    };
+    if let Scope::ProcessTrees(roots) = &config.scope {
+        for pid in crate::procfs::descendants_of(roots) {
+            filters.trace_pid(pid)?;
+        }
+    }
+
+    let mut stats = CaptureStats::default();
+    let decoded = std::cell::Cell::new((0u64, 0u64));
+    let closed = std::cell::Cell::new(false);
+    let send = |event: Event| {
+        if events.send(event).is_err() {
+            closed.set(true);
+        }
+    };
+    send(Event::Clock {
+        ts: clock::monotonic_ns(),
+        realtime_ns: clock::realtime_ns(),
+    });
+
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(&maps.events, |record: &[u8]| {
+            let (ok, bad) = decoded.get();
+            match decode(record) {
+                Ok(event) => {
+                    decoded.set((ok + 1, bad));
+                    send(event);
+                }
+                Err(_) => decoded.set((ok, bad + 1)),
+            }
+            // A non-zero return stops this poll round; the loop then sees `closed`.
+            if closed.get() {
+                -1
+            } else {
+                0
+            }
+        })
+        .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    let ring = builder
+        .build()
+        .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    if ready.send(filters).is_err() {
+        return Ok(stats);
+    }
+
+    let mut last_loss_check = Instant::now();
+    while !stop.load(Ordering::Relaxed) && !closed.get() {
+        if let Err(e) = ring.poll(POLL_INTERVAL) {
+            if e.kind() != libbpf_rs::ErrorKind::Interrupted && !closed.get() {
+                return Err(CaptureError::bpf("polling the ring buffer")(e));
+            }
+        }
+        if last_loss_check.elapsed() >= LOSS_INTERVAL {
+            last_loss_check = Instant::now();
+            let lost = dropped(&maps.drops);
+            if lost != stats.lost {
+                stats.lost = lost;
+                send(Event::Loss {
+                    ts: clock::monotonic_ns(),
+                    lost,
+                });
+            }
+        }
+    }
+    // Whatever the kernel wrote before we stopped still belongs to the capture.
+    let _ = ring.consume();
+    stats.lost = dropped(&maps.drops);
+    send(Event::Loss {
+        ts: clock::monotonic_ns(),
+        lost: stats.lost,
+    });
+    (stats.events, stats.decode_errors) = decoded.get();
+    Ok(stats)
+}
+
+/// The kernel's drop counter, summed over CPUs.
+fn dropped(drops: &dyn MapCore) -> u64 {
+    let Ok(Some(per_cpu)) = drops.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) else {
+        return 0;
+    };
+    per_cpu
+        .iter()
+        .filter_map(|v| {
+            v.get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_ne_bytes)
+        })
+        .sum()
+}
