@@ -31,7 +31,7 @@ pub struct CaptureConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error(
-        "flowtap capture needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, \
+        "capturing needs root, or the capabilities CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, \
          to load its BPF programs"
     )]
     Permission,

@@ -1,6 +1,17 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the flowtap binary, live captures
+//! around a process, the exchange harness, and trace reading.
 
-use std::path::PathBuf;
+#![allow(dead_code)] // each test module uses its own share of these
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use flowtap::event::Event;
+use flowtap::trace::TraceReader;
 
 /// The flowtap binary cargo built for these tests.
 pub fn flowtap_bin() -> PathBuf {
@@ -10,4 +21,154 @@ pub fn flowtap_bin() -> PathBuf {
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+static PRIVILEGED: Mutex<()> = Mutex::new(());
+
+/// Serialises tests that load BPF programs or touch tracefs: one of them unmounts
+/// tracefs, which must not happen under another capture.
+pub fn privileged() -> MutexGuard<'static, ()> {
+    PRIVILEGED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running `flowtap capture`, started and waited for until it says `ready`.
+pub struct LiveCapture {
+    child: Child,
+    stderr: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl LiveCapture {
+    pub fn start(args: &[&str]) -> LiveCapture {
+        let mut child = Command::new(flowtap_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn flowtap");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut capture = LiveCapture {
+            child,
+            stderr: rx,
+            seen: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match capture.stderr.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    let ready = line.contains("ready");
+                    capture.seen.push(line);
+                    if ready {
+                        return capture;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                    if let Ok(Some(status)) = capture.child.try_wait() {
+                        panic!(
+                            "flowtap exited with {status} before ready:\n{}",
+                            capture.seen.join("\n")
+                        );
+                    }
+                }
+                Err(_) => panic!("flowtap never said ready:\n{}", capture.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Stops it with SIGINT and returns its exit status and everything it wrote to stderr.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(60));
+        self.seen.extend(self.stderr.try_iter());
+        // The reader thread ends with the pipe; collect what it still had.
+        std::thread::sleep(Duration::from_millis(50));
+        self.seen.extend(self.stderr.try_iter());
+        (status, self.seen.join("\n"))
+    }
+}
+
+impl Drop for LiveCapture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {timeout:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// tests/programs/exchange.py: real client and server processes on loopback that
+/// wait for `go` so that a capture can be attached to them first.
+pub struct Harness {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Harness {
+    pub fn start(scenario: &str, flags: &[&str]) -> Harness {
+        let mut child = Command::new("python3")
+            .arg(repo_root().join("tests/programs/exchange.py"))
+            .arg(scenario)
+            .args(flags)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn python3 exchange.py");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read harness");
+        assert_eq!(line.trim(), "waiting", "harness did not start");
+        Harness {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs the scenario and returns what the harness reports it did.
+    pub fn go(mut self) -> serde_json::Value {
+        self.stdin.write_all(b"go\n").expect("signal harness");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("read harness result");
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(120));
+        assert!(status.success(), "harness failed: {status}");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("harness said {line:?}: {e}"))
+    }
+}
+
+pub fn read_trace(path: &Path) -> Vec<Event> {
+    TraceReader::open(path)
+        .expect("open trace")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("trace parses")
 }

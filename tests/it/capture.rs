@@ -1,0 +1,410 @@
+//! Live kernel capture (root): real processes on loopback, recorded with
+//! `flowtap capture --pid … --record`, and the trace checked event by event.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use flowtap::event::{Data, Direction, Event, Syscall};
+use serde_json::Value;
+
+use crate::support::{flowtap_bin, privileged, read_trace, Harness, LiveCapture};
+
+type SocketKey = (u32, i32);
+
+/// Runs a harness scenario under `flowtap capture --pid` and returns what the
+/// harness did and the recorded trace.
+fn capture(scenario: &str, flags: &[&str]) -> (Value, Vec<Event>) {
+    let _guard = privileged();
+    run_capture(scenario, flags, &[])
+}
+
+fn run_capture(scenario: &str, flags: &[&str], capture_flags: &[&str]) -> (Value, Vec<Event>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.jsonl");
+    let harness = Harness::start(scenario, flags);
+    let pid = harness.pid().to_string();
+    let trace_arg = trace.to_str().expect("utf-8 temp path");
+    let mut args = vec!["capture", "--pid", &pid, "--record", trace_arg];
+    args.extend_from_slice(capture_flags);
+    let live = LiveCapture::start(&args);
+    let result = harness.go();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "capture failed: {status}\n{stderr}");
+    assert!(
+        stderr.contains("0 events lost"),
+        "the kernel dropped events:\n{stderr}"
+    );
+    (result, read_trace(&trace))
+}
+
+fn port(v: &Value, key: &str) -> u16 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("harness result has no {key}: {v}")) as u16
+}
+
+/// The socket that accepted the client's connection, checked against both views.
+fn accepted(events: &[Event], client_port: u16, server_port: u16) -> SocketKey {
+    let accept = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Accept(a) if a.peer.map(|p| p.port()) == Some(client_port) => Some(a),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no accept from client port {client_port}"));
+    let sock = accept.sock.expect("accept carries the kernel's view");
+    assert_eq!(sock.local.map(|a| a.port()), Some(server_port));
+    assert_eq!(sock.peer, accept.peer);
+    (accept.task.pid, accept.fd)
+}
+
+fn connected(events: &[Event], server: SocketAddr) -> SocketKey {
+    let connect = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Connect(c) if c.peer == Some(server) => Some(c),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no connect to {server}"));
+    assert!(
+        connect.is_pending_or_ok(),
+        "connect failed: {}",
+        connect.result
+    );
+    (connect.task.pid, connect.fd)
+}
+
+fn getsockname(events: &[Event], key: SocketKey) -> Option<SocketAddr> {
+    events.iter().find_map(|e| match e {
+        Event::Getsockname(g) if (g.task.pid, g.fd) == key => Some(g.local),
+        _ => None,
+    })
+}
+
+fn closed(events: &[Event], key: SocketKey) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::Close(c) if (c.task.pid, c.fd) == key))
+}
+
+fn data(events: &[Event], key: SocketKey, dir: Direction) -> Vec<&Data> {
+    let mut out: Vec<&Data> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data(d) if (d.task.pid, d.fd) == key && d.direction() == dir => Some(d),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|d| d.pos);
+    out
+}
+
+/// The bytes of one direction, checking that positions run without a gap and
+/// that nothing was truncated.
+fn stream(events: &[Event], key: SocketKey, dir: Direction) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for d in data(events, key, dir) {
+        assert_eq!(
+            d.pos,
+            bytes.len() as u64,
+            "gap or overlap in {dir:?} of {key:?}"
+        );
+        assert!(
+            !d.truncated && d.payload.len() as u64 == d.count,
+            "unexpected truncation"
+        );
+        bytes.extend_from_slice(d.payload.as_slice());
+    }
+    bytes
+}
+
+fn body(result: &Value) -> Vec<u8> {
+    std::fs::read(result["body_file"].as_str().expect("body_file")).expect("read body")
+}
+
+/// Checks one request/response exchange end to end and returns the two sockets.
+fn check_exchange(
+    result: &Value,
+    events: &[Event],
+    host: &str,
+    reply_prefix: &[u8],
+) -> (SocketKey, SocketKey) {
+    let (client_port, server_port) = (port(result, "client_port"), port(result, "server_port"));
+    let server_addr: SocketAddr = format!("{host}:{server_port}").parse().expect("addr");
+    let server = accepted(events, client_port, server_port);
+    let client = connected(events, server_addr);
+
+    let request = stream(events, client, Direction::Send);
+    let body = body(result);
+    assert!(
+        request.ends_with(&body),
+        "the client's request does not end with its body"
+    );
+    assert_eq!(
+        stream(events, server, Direction::Recv),
+        request,
+        "server received other bytes"
+    );
+    let response = stream(events, server, Direction::Send);
+    let mut expected_tail = reply_prefix.to_vec();
+    expected_tail.extend_from_slice(&body);
+    assert!(
+        response.ends_with(&expected_tail),
+        "the response does not echo the body"
+    );
+    assert_eq!(
+        stream(events, client, Direction::Recv),
+        response,
+        "client received other bytes"
+    );
+    assert!(
+        closed(events, server) && closed(events, client),
+        "both sockets are closed"
+    );
+    assert_eq!(
+        getsockname(events, client).map(|a| a.port()),
+        Some(client_port),
+        "client getsockname"
+    );
+    (client, server)
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn python_client_and_server() {
+    let (result, events) = capture("python", &[]);
+    assert!(
+        matches!(events.first(), Some(Event::Clock { .. })),
+        "a trace starts with the clock"
+    );
+    assert!(
+        matches!(events.last(), Some(Event::Loss { lost: 0, .. })),
+        "and ends with the loss count"
+    );
+    let (_, server) = check_exchange(&result, &events, "127.0.0.1", b"echo:");
+    let local = getsockname(&events, server).expect("http.server calls getsockname after accept4");
+    assert_eq!(
+        local,
+        format!("127.0.0.1:{}", port(&result, "server_port"))
+            .parse()
+            .unwrap()
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn curl_client() {
+    let (result, events) = capture("curl", &[]);
+    assert_eq!(result["status"], 200);
+    let (client, _) = check_exchange(&result, &events, "127.0.0.1", b"echo:");
+    let comm = events.iter().find_map(|e| match e {
+        Event::Connect(c) if (c.task.pid, c.fd) == client => Some(c.task.comm.clone()),
+        _ => None,
+    });
+    assert_eq!(comm.as_deref(), Some("curl"));
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn vectored_and_msg_syscalls() {
+    let (result, events) = capture("raw", &[]);
+    let (client, server) = check_exchange(&result, &events, "127.0.0.1", b"raw-reply:");
+    let syscalls = |key, dir| {
+        data(&events, key, dir)
+            .iter()
+            .map(|d| d.syscall)
+            .collect::<HashSet<_>>()
+    };
+    assert_eq!(
+        syscalls(client, Direction::Send),
+        HashSet::from([Syscall::Writev])
+    );
+    assert_eq!(
+        syscalls(server, Direction::Recv),
+        HashSet::from([Syscall::Readv])
+    );
+    assert_eq!(
+        syscalls(server, Direction::Send),
+        HashSet::from([Syscall::Sendmsg])
+    );
+    assert_eq!(
+        syscalls(client, Direction::Recv),
+        HashSet::from([Syscall::Recvmsg])
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn ipv6_loopback() {
+    let (result, events) = capture("python", &["--ipv6"]);
+    let (client, _) = check_exchange(&result, &events, "[::1]", b"echo:");
+    assert!(getsockname(&events, client).is_some_and(|a| a.is_ipv6()));
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn v4_mapped_peer_is_reported_as_v4() {
+    // The server listens on "::" (dual stack); the client comes over IPv4.
+    let (result, events) = capture("python", &["--dual-stack"]);
+    let server = accepted(
+        &events,
+        port(&result, "client_port"),
+        port(&result, "server_port"),
+    );
+    let accept_peer = events.iter().find_map(|e| match e {
+        Event::Accept(a) if (a.task.pid, a.fd) == server => a.peer,
+        _ => None,
+    });
+    assert_eq!(
+        accept_peer,
+        Some(
+            format!("127.0.0.1:{}", port(&result, "client_port"))
+                .parse()
+                .unwrap()
+        )
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn one_mebibyte_write_counts_exactly_and_marks_truncation() {
+    let (result, events) = capture("big", &[]);
+    const MIB: u64 = 1 << 20;
+    const CAP: u64 = 64 * 1024;
+    assert_eq!(result["written"], MIB);
+    let body = body(&result);
+    let client = connected(
+        &events,
+        format!("127.0.0.1:{}", port(&result, "server_port"))
+            .parse()
+            .unwrap(),
+    );
+    let sent = data(&events, client, Direction::Send);
+    assert_eq!(
+        sent.iter().map(|d| d.count).sum::<u64>(),
+        MIB,
+        "counts add up to the write"
+    );
+    let mut pos = 0;
+    for d in &sent {
+        assert_eq!(d.pos, pos, "positions are contiguous");
+        let captured = d.payload.as_slice();
+        assert_eq!(
+            captured,
+            &body[pos as usize..pos as usize + captured.len()],
+            "captured bytes are exact"
+        );
+        assert_eq!(d.truncated, (captured.len() as u64) < d.count);
+        pos += d.count;
+    }
+    let captured: u64 = sent.iter().map(|d| d.payload.len() as u64).sum();
+    assert_eq!(
+        captured, CAP,
+        "exactly the cap was copied from the one write"
+    );
+    let tail = sent.last().expect("events");
+    assert!(
+        tail.truncated && tail.pos == CAP && tail.count == MIB - CAP,
+        "truncation is marked at the cap"
+    );
+
+    // The server's reads, whatever their sizes, add up and are exact where copied.
+    let server = accepted(
+        &events,
+        client_local_port(&events, client),
+        port(&result, "server_port"),
+    );
+    let received = data(&events, server, Direction::Recv);
+    assert_eq!(received.iter().map(|d| d.count).sum::<u64>(), MIB);
+    for d in received {
+        let p = d.pos as usize;
+        assert_eq!(d.payload.as_slice(), &body[p..p + d.payload.len()]);
+    }
+}
+
+fn client_local_port(events: &[Event], client: SocketKey) -> u16 {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Connect(c) if (c.task.pid, c.fd) == client => c.sock.and_then(|s| s.local),
+            _ => None,
+        })
+        .expect("connect carries the kernel's local address")
+        .port()
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn files_pipes_unix_and_udp_produce_no_data_events() {
+    let (result, events) = capture("noise", &[]);
+    let tag = result["tag"].as_str().expect("tag").as_bytes().to_vec();
+    let tcp: HashSet<SocketKey> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Accept(a) => Some((a.task.pid, a.fd)),
+            Event::Connect(c) => Some((c.task.pid, c.fd)),
+            Event::Socket(s) => Some((s.task.pid, s.fd)),
+            _ => None,
+        })
+        .collect();
+    let mut tcp_payload = false;
+    for e in &events {
+        if let Event::Data(d) = e {
+            assert!(
+                tcp.contains(&(d.task.pid, d.fd)),
+                "data on a non-TCP fd: {d:?}"
+            );
+            assert!(
+                !d.payload.as_slice().windows(tag.len()).any(|w| w == tag),
+                "non-TCP I/O leaked: {d:?}"
+            );
+            tcp_payload |= d.payload.as_slice() == b"TCP-HELLO";
+        }
+    }
+    assert!(tcp_payload, "the TCP message itself was captured");
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn mounts_tracefs_when_it_is_absent_and_unmounts_after() {
+    let _guard = privileged();
+    let events_dir = Path::new("/sys/kernel/tracing/events");
+    while events_dir.exists() {
+        let status = Command::new("umount")
+            .arg("/sys/kernel/tracing")
+            .status()
+            .expect("run umount");
+        assert!(status.success(), "could not unmount tracefs for the test");
+    }
+    let (result, events) = run_capture("python", &[], &[]);
+    check_exchange(&result, &events, "127.0.0.1", b"echo:");
+    assert!(
+        !events_dir.exists(),
+        "flowtap leaves tracefs as it found it"
+    );
+}
+
+#[test]
+#[ignore = "needs root (to drop to another user); run via scripts/test.sh"]
+fn without_privileges_says_what_is_needed() {
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(flowtap_bin())
+        .args(["capture", "--all-processes", "--duration", "1"])
+        .output()
+        .expect("run setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one sentence, no backtrace or libbpf log: {stderr}"
+    );
+    assert!(
+        stderr.contains("needs root") && stderr.contains("CAP_BPF"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+}
