@@ -408,3 +408,37 @@ fn without_privileges_says_what_is_needed() {
     );
     assert!(!stderr.contains("panicked"));
 }
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn connection_open_before_capture_is_captured_from_its_next_syscall() {
+    let (result, events) = capture("preopen", &[]);
+    assert_eq!(result["status"], 200);
+    let server_port = port(&result, "server_port");
+    // Both ends are announced by the kernel's view when first used, with addresses.
+    let ends: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Socket(s) if s.sock.peer.is_some() => Some(s),
+            _ => None,
+        })
+        .collect();
+    let client = ends
+        .iter()
+        .find(|s| s.sock.peer.map(|p| p.port()) == Some(server_port))
+        .expect("client end");
+    let server = ends
+        .iter()
+        .find(|s| s.sock.local.map(|l| l.port()) == Some(server_port))
+        .expect("server end");
+    assert_eq!(client.sock.local, server.sock.peer);
+    let request = stream(&events, (client.task.pid, client.fd), Direction::Send);
+    assert!(
+        request.starts_with(b"GET /after HTTP/1.1\r\n"),
+        "only the request made after start"
+    );
+    assert_eq!(
+        stream(&events, (server.task.pid, server.fd), Direction::Recv),
+        request
+    );
+}

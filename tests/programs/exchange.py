@@ -25,15 +25,33 @@ def marker(tag):
 # ---- children -----------------------------------------------------------------
 
 class Echo(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive: echoes bodies, answers GET/PUT/DELETE with JSON."""
     protocol_version = "HTTP/1.1"
+
+    def reply(self, status, body, content_type="application/octet-stream"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        reply = b"echo:" + body
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(reply)))
+        self.reply(200, b"echo:" + body)
+
+    def do_PUT(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.reply(201, json.dumps({"stored": len(body)}).encode(), "application/json")
+
+    def do_GET(self):
+        if self.path == "/missing":
+            self.reply(404, b"not found", "text/plain")
+        else:
+            self.reply(200, json.dumps({"path": self.path}).encode(), "application/json")
+
+    def do_DELETE(self):
+        self.send_response(204)
         self.end_headers()
-        self.wfile.write(reply)
 
     def log_message(self, *args):
         pass
@@ -152,6 +170,54 @@ def child_noise_server(host):
     conn.recv(100); conn.sendall(b"TCP-BYE"); conn.close()
 
 
+NODE_SERVER = r"""
+const http = require('http');
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', c => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks);
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({method: req.method, url: req.url, got: body.length}));
+    if (++served === 2) server.close();
+  });
+});
+let served = 0;
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+"""
+
+
+def child_keepalive_client(host, port):
+    """Several requests on one HTTP/1.1 connection."""
+    import http.client
+    conn = http.client.HTTPConnection(host, port)
+    statuses = []
+    for method, path, body in [("GET", "/items", None), ("POST", "/items", b'{"name":"a"}'),
+                               ("PUT", "/items/1", b'{"name":"b"}'), ("GET", "/missing", None),
+                               ("DELETE", "/items/1", None)]:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        resp = conn.getresponse()
+        resp.read()
+        statuses.append(resp.status)
+    conn.close()
+    print(json.dumps({"statuses": statuses}), flush=True)
+
+
+def child_preopen_client(host, port):
+    """Connects and makes a request before capture starts, another one after."""
+    import http.client
+    conn = http.client.HTTPConnection(host, port)
+    conn.request("GET", "/before")
+    conn.getresponse().read()
+    print("connected", flush=True)
+    sys.stdin.readline()
+    conn.request("GET", "/after")
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    print(json.dumps({"status": resp.status}), flush=True)
+
+
 # ---- orchestration --------------------------------------------------------------
 
 def spawn(*args):
@@ -184,6 +250,10 @@ def main():
             globals()["child_" + name](rest[0], int(rest[1]), rest[2])
         elif name == "noise":
             child_noise(rest[0], int(rest[1]), rest[2])
+        elif name == "keepalive_client":
+            child_keepalive_client(rest[0], int(rest[1]))
+        elif name == "preopen_client":
+            child_preopen_client(rest[0], int(rest[1]))
         return
 
     scenario = argv[0]
@@ -191,6 +261,12 @@ def main():
     dual = "--dual-stack" in argv
     server_host = "::" if dual else ("::1" if ipv6 else "127.0.0.1")
     client_host = "127.0.0.1" if dual else server_host
+    preopened = None
+    if scenario == "preopen":  # its connection must exist before capture starts
+        server, port = start_server("http_server", "127.0.0.1")
+        preopened = subprocess.Popen([sys.executable, HERE, "child", "preopen_client", "127.0.0.1", str(port)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert preopened.stdout.readline().strip() == "connected"
     print("waiting", flush=True)
     sys.stdin.readline()
 
@@ -229,6 +305,27 @@ def main():
         finish(spawn("noise", "127.0.0.1", str(port), tag))
         finish(server)
         result["tag"] = tag
+        result["server_port"] = port
+    elif scenario == "node":
+        node = subprocess.Popen(["node", "-e", NODE_SERVER], stdout=subprocess.PIPE, text=True)
+        port = int(node.stdout.readline())
+        base = f"http://127.0.0.1:{port}"
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n", f"{base}/hello",
+                              "-o", "/dev/null", "--data-binary", '{"n":1}', "-H", "Content-Type: application/json",
+                              f"{base}/echo"], check=True, capture_output=True, text=True).stdout.split()
+        finish(node)
+        result["statuses"] = [int(s) for s in out]
+        result["server_port"] = port
+    elif scenario == "keepalive":
+        server, port = start_server("http_server", "127.0.0.1")
+        result.update(json.loads(finish(spawn("keepalive_client", "127.0.0.1", str(port)))))
+        finish(server)
+        result["server_port"] = port
+    elif scenario == "preopen":
+        preopened.stdin.write("go\n")
+        preopened.stdin.flush()
+        result.update(json.loads(finish(preopened)))
+        finish(server)
         result["server_port"] = port
     else:
         raise SystemExit(f"unknown scenario {scenario}")
