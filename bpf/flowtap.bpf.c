@@ -349,16 +349,50 @@ static long emit_piece(__u32 i, struct emit_state *s)
 	return 0;
 }
 
-static __always_inline int data_exit(long ret)
+/*
+ * A syscall already in flight when capture attached (a server blocked in read on
+ * an idle keep-alive connection) has no saved arguments. The task's user
+ * registers still hold them at exit (x86-64 preserves the argument registers;
+ * arm64 keeps the first one in orig_x0), so they are recovered from there.
+ */
+static __always_inline bool recover_args(__u32 op, struct call_args *a)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 arg2 = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	__u64 arg3 = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a->fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a->op = op;
+	a->ptr = arg2;
+	a->iovcnt = 0;
+	if (op == FT_SYS_READV || op == FT_SYS_WRITEV) {
+		a->iovcnt = arg3;
+	} else if (op == FT_SYS_RECVMSG || op == FT_SYS_SENDMSG) {
+		struct user_msghdr msg = {};
+		if ((op == FT_SYS_RECVMSG && (arg3 & MSG_PEEK)) ||
+		    bpf_probe_read_user(&msg, sizeof(msg), (const void *)arg2))
+			return false;
+		a->ptr = (__u64)msg.msg_iov;
+		a->iovcnt = msg.msg_iovlen;
+	} else if (op == FT_SYS_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)) {
+		return false;
+	}
+	return true;
+}
+
+static __always_inline int data_exit(__u32 op, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args a;
 	struct call_args *saved = bpf_map_lookup_elem(&args, &id);
-	if (!saved)
+	if (saved) {
+		/* Taken even when the call failed, so no later exit can mistake it for its own. */
+		a = *saved;
+		bpf_map_delete_elem(&args, &id);
+		if (ret <= 0)
+			return 0;
+	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) || !is_tcp_fd(id >> 32, a.fd)) {
 		return 0;
-	struct call_args a = *saved;
-	bpf_map_delete_elem(&args, &id);
-	if (ret <= 0)
-		return 0;
+	}
 
 	struct fd_key key = {.tgid = id >> 32, .fd = a.fd};
 	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
@@ -395,7 +429,7 @@ int enter_read(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_read")
 int exit_read(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_READ, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_write")
@@ -407,7 +441,7 @@ int enter_write(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_write")
 int exit_write(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_WRITE, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_readv")
@@ -419,7 +453,7 @@ int enter_readv(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_readv")
 int exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_READV, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
@@ -431,7 +465,7 @@ int enter_writev(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_writev")
 int exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_WRITEV, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
@@ -445,7 +479,7 @@ int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
 int exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_RECVFROM, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
@@ -457,7 +491,7 @@ int enter_sendto(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_SENDTO, ctx->ret);
 }
 
 static __always_inline int msg_enter(__u32 op, struct trace_event_raw_sys_enter *ctx)
@@ -479,7 +513,7 @@ int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_RECVMSG, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
@@ -491,7 +525,7 @@ int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
-	return data_exit(ctx->ret);
+	return data_exit(FT_SYS_SENDMSG, ctx->ret);
 }
 
 /* ---- socket lifecycle -------------------------------------------------------- */
