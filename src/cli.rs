@@ -42,6 +42,14 @@ pub struct CaptureArgs {
     /// Trace this process and its descendants.
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
+    /// Trace the processes in this cgroup v2 directory (absolute path, or its
+    /// numeric id as `bpf_get_current_cgroup_id()` reports it); repeatable.
+    #[arg(
+        long = "cgroup",
+        value_name = "PATH|ID",
+        conflicts_with = "all_processes"
+    )]
+    pub cgroups: Vec<String>,
     /// Trace only these containers (name or id); repeatable.
     #[arg(long = "container", value_name = "NAME|ID")]
     pub containers: Vec<String>,

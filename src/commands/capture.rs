@@ -28,8 +28,17 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let stop = stop_on_signals()?;
     let mut recorder = args.record.as_deref().map(open_trace).transpose()?;
 
+    let cgroups = args
+        .cgroups
+        .iter()
+        .map(|c| cgroup_id(c))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
     let capture = Capture::start(config, tx)?;
+    for id in cgroups {
+        capture.filters().trace_cgroup(id)?;
+    }
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
@@ -94,6 +103,23 @@ fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
         max_payload: args.max_payload,
         ring_bytes,
     })
+}
+
+/// A cgroup's id (the inode of its cgroup v2 directory) from a path or the id itself.
+fn cgroup_id(arg: &str) -> anyhow::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(id) = arg.parse::<u64>() {
+        return Ok(id);
+    }
+    let path = Path::new(arg);
+    if !path.is_absolute() {
+        bail!("--cgroup {arg}: give an absolute path to a cgroup v2 directory, or its numeric id");
+    }
+    let meta = std::fs::metadata(path).with_context(|| format!("--cgroup {arg}"))?;
+    if !meta.is_dir() || !path.join("cgroup.procs").exists() {
+        bail!("--cgroup {arg}: not a cgroup directory");
+    }
+    Ok(meta.ino())
 }
 
 fn open_trace(path: &Path) -> anyhow::Result<TraceWriter<std::fs::File>> {

@@ -442,3 +442,82 @@ fn connection_open_before_capture_is_captured_from_its_next_syscall() {
         request
     );
 }
+
+/// A fresh cgroup v2 directory, removed on drop once its processes are gone.
+struct TestCgroup(std::path::PathBuf);
+
+impl TestCgroup {
+    fn new() -> TestCgroup {
+        let unified = Path::new("/sys/fs/cgroup/unified");
+        let root = if unified.join("cgroup.procs").exists() {
+            unified
+        } else {
+            Path::new("/sys/fs/cgroup")
+        };
+        let dir = root.join(format!("flowtap-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a cgroup");
+        TestCgroup(dir)
+    }
+
+    fn add(&self, pid: u32) {
+        std::fs::write(self.0.join("cgroup.procs"), pid.to_string())
+            .expect("move a process into the cgroup");
+    }
+
+    fn id(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&self.0).expect("stat cgroup").ino()
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn cgroup_filter_traces_only_that_cgroup() {
+    let _guard = privileged();
+    let cgroup = TestCgroup::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.jsonl");
+    let harness = Harness::start("python", &[]);
+    cgroup.add(harness.pid());
+    let cgroup_arg = cgroup.0.to_str().expect("utf-8 path").to_string();
+    let live = LiveCapture::start(&[
+        "capture",
+        "--cgroup",
+        &cgroup_arg,
+        "--record",
+        trace.to_str().unwrap(),
+    ]);
+    // A connection from outside the cgroup, made during the capture, must not appear.
+    let outsider = Command::new("curl")
+        .args(["-s", "http://127.0.0.1:9/"])
+        .spawn()
+        .expect("spawn curl");
+    let outsider_pid = outsider.id();
+    let result = harness.go();
+    let _ = outsider.wait_with_output();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    let events = read_trace(&trace);
+    check_exchange(&result, &events, "127.0.0.1", b"echo:");
+    for e in &events {
+        let task = match e {
+            Event::Accept(a) => &a.task,
+            Event::Connect(c) => &c.task,
+            Event::Data(d) => &d.task,
+            Event::Close(c) => &c.task,
+            _ => continue,
+        };
+        assert_eq!(
+            task.cgroup,
+            cgroup.id(),
+            "event from outside the cgroup: {e:?}"
+        );
+        assert_ne!(task.pid, outsider_pid);
+    }
+}
