@@ -4,4 +4,7 @@
 //! plain `cargo test` stays honest without privileges; `scripts/test.sh` (the
 //! README's test command, and CI) runs them with `--include-ignored`.
 
+mod corpus;
+mod fixtures;
+mod scenarios;
 mod support;
