@@ -342,6 +342,10 @@ impl Sockets {
         let Some(mut s) = self.sockets.remove(&key) else {
             return;
         };
+        if !s.released && s.held.is_empty() {
+            // Never carried data: nothing downstream knows of it.
+            return;
+        }
         Self::release(&mut s, &mut self.held_bytes, out);
         out.push(Released::End {
             id: s.info.id,
