@@ -221,3 +221,112 @@ impl<S: Sink> Pipeline<S> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::bytes::Bytes;
+    use crate::event::{Connect, Data, Getsockname, Syscall, Task};
+
+    const REQUESTS: &[u8] = b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+    const RESPONSES: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nAHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+
+    fn task() -> Task {
+        Task {
+            pid: 9,
+            tid: 9,
+            comm: "curl".into(),
+            cgroup: 0,
+        }
+    }
+
+    /// A client connection whose bytes come in pieces cut at `cuts` (fractions).
+    fn events(cuts: &[u16]) -> Vec<Event> {
+        let mut ts = 1;
+        let mut next = || {
+            ts += 1_000;
+            ts
+        };
+        let mut out = vec![Event::Connect(Connect {
+            ts: next(),
+            task: task(),
+            fd: 3,
+            peer: Some("10.0.0.1:80".parse().unwrap()),
+            result: 0,
+            sock: None,
+        })];
+        let mut cuts = cuts.iter().cycle();
+        for (syscall, bytes) in [(Syscall::Write, REQUESTS), (Syscall::Read, RESPONSES)] {
+            let mut pos = 0;
+            while (pos as usize) < bytes.len() {
+                let rest = &bytes[pos as usize..];
+                let n = 1 + usize::from(*cuts.next().unwrap_or(&0)) % rest.len();
+                out.push(Event::Data(Data {
+                    ts: next(),
+                    task: task(),
+                    fd: 3,
+                    syscall,
+                    pos,
+                    count: n as u64,
+                    payload: Bytes(rest[..n].to_vec()),
+                    truncated: false,
+                }));
+                pos += n as u64;
+            }
+        }
+        // Go-style: getsockname only after the data.
+        out.push(Event::Getsockname(Getsockname {
+            ts: next(),
+            task: task(),
+            fd: 3,
+            local: "10.0.0.2:4000".parse().unwrap(),
+        }));
+        out
+    }
+
+    /// The flows, without the times that differ between splits.
+    fn flows(events: Vec<Event>) -> Vec<serde_json::Value> {
+        let mut written: Vec<Flow> = Vec::new();
+        let mut p = Pipeline::new(Config::default(), &mut written);
+        for e in events {
+            p.handle(e).unwrap();
+        }
+        let summary = p.finish().unwrap();
+        assert_eq!(summary.flows_written, written.len() as u64);
+        written
+            .iter()
+            .map(|f| {
+                let mut v = serde_json::to_value(f).unwrap();
+                v["request"]["time"] = serde_json::Value::Null;
+                v["duration_us"] = serde_json::Value::Null;
+                if v["response"].is_object() {
+                    v["response"]["time"] = serde_json::Value::Null;
+                }
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_request_is_written_and_the_unanswered_one_says_why() {
+        let got = flows(events(&[u16::MAX]));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0]["response"]["body"]["text"], "A");
+        assert_eq!(got[1]["request"]["body"]["text"], "abc");
+        assert_eq!(got[2]["response"], serde_json::Value::Null);
+        assert_eq!(got[2]["incomplete"], "capture ended");
+        assert_eq!(got[0]["address_source"]["src"], "getsockname");
+        assert_eq!(got[0]["src"]["port"], 4000);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_split_of_the_byte_streams_gives_the_same_flows(cuts in proptest::collection::vec(any::<u16>(), 1..20)) {
+            prop_assert_eq!(flows(events(&cuts)), flows(events(&[u16::MAX])));
+        }
+    }
+}

@@ -21,6 +21,12 @@ pub trait Sink {
     fn write(&mut self, flow: &Flow) -> Result<(), SinkError>;
 }
 
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn write(&mut self, flow: &Flow) -> Result<(), SinkError> {
+        (**self).write(flow)
+    }
+}
+
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn write(&mut self, flow: &Flow) -> Result<(), SinkError> {
         (**self).write(flow)
