@@ -4,6 +4,7 @@
 
 mod connection;
 mod decoder;
+mod framing;
 mod message;
 mod sniff;
 
