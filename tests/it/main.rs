@@ -5,4 +5,7 @@
 //! README's test command, and CI) runs them with `--include-ignored`.
 
 mod capture;
+mod corpus;
+mod fixtures;
+mod scenarios;
 mod support;
