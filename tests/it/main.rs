@@ -7,5 +7,6 @@
 mod capture;
 mod corpus;
 mod fixtures;
+mod flows;
 mod scenarios;
 mod support;
