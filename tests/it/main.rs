@@ -4,4 +4,5 @@
 //! plain `cargo test` stays honest without privileges; `scripts/test.sh` (the
 //! README's test command, and CI) runs them with `--include-ignored`.
 
+mod docker;
 mod support;
