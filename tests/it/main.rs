@@ -4,5 +4,6 @@
 //! plain `cargo test` stays honest without privileges; `scripts/test.sh` (the
 //! README's test command, and CI) runs them with `--include-ignored`.
 
+mod demo;
 mod docker;
 mod support;
