@@ -15,6 +15,11 @@ use flowtap::trace::TraceWriter;
 
 use crate::cli::CaptureArgs;
 
+mod containers;
+
+use containers::{ContainerFeed, DockerNeed};
+use flowtap::containers::Selector;
+
 /// Events buffered between the capture thread and this one.
 const CHANNEL_DEPTH: usize = 16 * 1024;
 const TICK: Duration = Duration::from_millis(100);
@@ -51,11 +56,20 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         .map(|c| cgroup_id(c))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    let selector = Selector::new(args.containers.clone(), args.compose_project.clone());
+    let need = if config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all() {
+        DockerNeed::Required
+    } else {
+        DockerNeed::Optional
+    };
+
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+    let container_events = tx.clone();
     let capture = Capture::start(config, tx)?;
     for id in cgroups {
         capture.filters().trace_cgroup(id)?;
     }
+    let mut feed = ContainerFeed::start(selector, capture.filters(), container_events, need)?;
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
@@ -75,6 +89,10 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     };
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            // The channel closes once both the kernel and the Docker side are done.
+            if let Some(feed) = feed.take() {
+                feed.stop();
+            }
             capture.request_stop();
         }
         match rx.recv_timeout(TICK) {
