@@ -23,6 +23,12 @@ impl Tracker {
         self.known.contains_key(id)
     }
 
+    /// The cgroup id announced for a container: `None` when it is unknown,
+    /// `Some(None)` when it was announced without one.
+    pub fn cgroup_of(&self, id: &str) -> Option<Option<u64>> {
+        self.known.get(id).map(|info| info.cgroup_id)
+    }
+
     /// Brings the tracker in line with a full listing of the running containers.
     /// On the first listing every container is `Seen`; after a reconnect, the new
     /// ones `Start`, changed ones `Update` and the missing ones `Die`.
@@ -112,6 +118,22 @@ mod tests {
 
     fn actions(changes: &[Change]) -> Vec<(ContainerAction, &str)> {
         changes.iter().map(|(a, c)| (*a, c.id.as_str())).collect()
+    }
+
+    #[test]
+    fn cgroup_of_tells_unknown_from_announced_without_one() {
+        let mut t = Tracker::new();
+        assert_eq!(t.cgroup_of("a"), None);
+        let mut a = info("a", "172.18.0.2");
+        a.cgroup_id = None;
+        t.sighted(a.clone());
+        assert_eq!(t.cgroup_of("a"), Some(None));
+        a.cgroup_id = Some(7);
+        assert_eq!(
+            t.sighted(a).map(|(action, _)| action),
+            Some(ContainerAction::Update)
+        );
+        assert_eq!(t.cgroup_of("a"), Some(Some(7)));
     }
 
     #[test]

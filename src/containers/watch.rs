@@ -94,6 +94,10 @@ async fn follow(
     let mut events = docker.api().events(Some(options));
     loop {
         let change = tokio::select! {
+            // A cgroup directory appears before Docker says `start`; taken first,
+            // a container that is already gone by its `start` is still traced.
+            biased;
+            Some(new) = next_cgroup(cgroup_dirs) => on_new_cgroup(docker, tracker, new).await?,
             _ = tx.closed() => return Ok(()),
             message = events.next() => match message {
                 None => return Err(DockerError::Unreachable {
@@ -102,7 +106,6 @@ async fn follow(
                 }),
                 Some(message) => on_docker_event(docker, tracker, message?).await?,
             },
-            Some(new) = next_cgroup(cgroup_dirs) => on_new_cgroup(docker, tracker, new).await?,
         };
         if let Some(change) = change {
             if !announce(tx, change) {
@@ -150,8 +153,10 @@ async fn on_new_cgroup(
     tracker: &mut Tracker,
     new: NewCgroup,
 ) -> Result<Option<Change>, DockerError> {
-    // A known id is a restart racing its own `die`; Docker's `start` settles it.
-    if tracker.is_known(&new.container_id) {
+    // Already announced with this cgroup: nothing new. A known container with
+    // another (or no) cgroup is a restart, or a `start` inspected too late to see
+    // the cgroup: the new id must reach the kernel's filter now.
+    if tracker.cgroup_of(&new.container_id) == Some(Some(new.cgroup_id)) {
         return Ok(None);
     }
     let info = docker

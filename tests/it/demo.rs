@@ -284,7 +284,15 @@ mod end_to_end {
             let f = take(&mut pool, |f| {
                 exchange_is(f, observer, "client", "api", "GET", "/items?after=restart")
             })
-            .unwrap_or_else(|| panic!("no {observer}-side flow after the restart"));
+            .unwrap_or_else(|| {
+                let same_target: Vec<_> = pool
+                    .iter()
+                    .filter(|f| f["request"]["target"] == "/items?after=restart")
+                    .collect();
+                panic!(
+                    "no {observer}-side flow after the restart; with that target: {same_target:#?}"
+                )
+            });
             assert_eq!(f["response"]["status"], 200);
         }
         assert!(

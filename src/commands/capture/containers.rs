@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::Context;
 use flowtap::capture::Filters;
-use flowtap::containers::{watch, Docker, Selector};
+use flowtap::containers::{watch, CgroupRoot, Docker, Selector};
 use flowtap::event::{ContainerAction, ContainerEvent, Event};
 use tokio::sync::{mpsc, oneshot};
 
@@ -130,9 +130,19 @@ fn apply(selector: &Selector, filters: &Filters, event: &ContainerEvent) -> anyh
         return Ok(());
     };
     match event.action {
-        ContainerAction::Die => filters.untrace_cgroup(cgroup)?,
+        // A restart can race its own `die`: the cgroup it names may already be the
+        // new instance's. Only a cgroup that is really gone stops being traced.
+        ContainerAction::Die if !cgroup_alive(&event.container.id, cgroup) => {
+            filters.untrace_cgroup(cgroup)?
+        }
+        ContainerAction::Die => {}
         _ if selector.matches(&event.container) => filters.trace_cgroup(cgroup)?,
         _ => {}
     }
     Ok(())
+}
+
+fn cgroup_alive(container_id: &str, cgroup: u64) -> bool {
+    CgroupRoot::detect().and_then(|root| root.container_cgroup_id(container_id, None))
+        == Some(cgroup)
 }
