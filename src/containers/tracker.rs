@@ -23,12 +23,6 @@ impl Tracker {
         self.known.contains_key(id)
     }
 
-    /// The cgroup id announced for a container: `None` when it is unknown,
-    /// `Some(None)` when it was announced without one.
-    pub fn cgroup_of(&self, id: &str) -> Option<Option<u64>> {
-        self.known.get(id).map(|info| info.cgroup_id)
-    }
-
     /// Brings the tracker in line with a full listing of the running containers.
     /// On the first listing every container is `Seen`; after a reconnect, the new
     /// ones `Start`, changed ones `Update` and the missing ones `Die`.
@@ -60,6 +54,35 @@ impl Tracker {
     /// networks changed. A new one `Start`s; a known one that changed is an `Update`.
     pub fn sighted(&mut self, info: ContainerInfo) -> Option<Change> {
         self.sight(info, ContainerAction::Start)
+    }
+
+    /// A container's cgroup appeared, before Docker could describe it. A new one is
+    /// announced as `Created` with its id and cgroup only; a known one (a restart)
+    /// keeps what is known of it and takes the new cgroup as an `Update`.
+    pub fn created(&mut self, id: &str, cgroup_id: u64) -> Option<Change> {
+        match self.known.get(id) {
+            Some(old) if old.cgroup_id == Some(cgroup_id) => None,
+            Some(old) => {
+                let info = ContainerInfo {
+                    cgroup_id: Some(cgroup_id),
+                    pid: None,
+                    ..old.clone()
+                };
+                self.sight(info, ContainerAction::Update)
+            }
+            None => {
+                let info = ContainerInfo {
+                    id: id.to_string(),
+                    name: id.chars().take(12).collect(),
+                    compose_project: None,
+                    compose_service: None,
+                    cgroup_id: Some(cgroup_id),
+                    ips: Vec::new(),
+                    pid: None,
+                };
+                self.sight(info, ContainerAction::Created)
+            }
+        }
     }
 
     /// A container stopped. Nothing to say about one never announced.
@@ -121,19 +144,39 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_of_tells_unknown_from_announced_without_one() {
+    fn a_new_cgroup_is_created_then_named() {
         let mut t = Tracker::new();
-        assert_eq!(t.cgroup_of("a"), None);
-        let mut a = info("a", "172.18.0.2");
-        a.cgroup_id = None;
-        t.sighted(a.clone());
-        assert_eq!(t.cgroup_of("a"), Some(None));
-        a.cgroup_id = Some(7);
+        let id = "0123456789abcdef0123";
+        let (action, early) = t.created(id, 5).expect("announced");
+        assert_eq!(action, ContainerAction::Created);
         assert_eq!(
-            t.sighted(a).map(|(action, _)| action),
-            Some(ContainerAction::Update)
+            (early.name.as_str(), early.cgroup_id),
+            ("0123456789ab", Some(5))
         );
-        assert_eq!(t.cgroup_of("a"), Some(Some(7)));
+        assert_eq!(t.created(id, 5), None, "the same cgroup again says nothing");
+        let mut named = info(id, "172.18.0.3");
+        named.cgroup_id = None;
+        let (action, merged) = t.sighted(named).expect("the listing names it");
+        assert_eq!(action, ContainerAction::Update);
+        assert_eq!(
+            (merged.name.as_str(), merged.cgroup_id),
+            (named_of(id).as_str(), Some(5))
+        );
+    }
+
+    #[test]
+    fn a_restart_keeps_the_name_and_takes_the_new_cgroup() {
+        let mut t = Tracker::new();
+        let mut a = info("a", "172.18.0.2");
+        a.cgroup_id = Some(1);
+        t.sighted(a.clone());
+        let (action, info) = t.created("a", 2).expect("a new cgroup is news");
+        assert_eq!(action, ContainerAction::Update);
+        assert_eq!((info.name, info.cgroup_id), (a.name, Some(2)));
+    }
+
+    fn named_of(id: &str) -> String {
+        info(id, "172.18.0.3").name
     }
 
     #[test]

@@ -97,7 +97,16 @@ async fn follow(
             // A cgroup directory appears before Docker says `start`; taken first,
             // a container that is already gone by its `start` is still traced.
             biased;
-            Some(new) = next_cgroup(cgroup_dirs) => on_new_cgroup(docker, tracker, new).await?,
+            Some(new) = next_cgroup(cgroup_dirs) => {
+                // Announced before asking Docker anything, so its cgroup is traced
+                // before the container's first process can run; the name follows.
+                if let Some(early) = tracker.created(&new.container_id, new.cgroup_id) {
+                    if !announce(tx, early) {
+                        return Ok(());
+                    }
+                }
+                on_new_cgroup(docker, tracker, new).await?
+            }
             _ = tx.closed() => return Ok(()),
             message = events.next() => match message {
                 None => return Err(DockerError::Unreachable {
@@ -135,14 +144,15 @@ async fn on_docker_event(
         _ => return Ok(None),
     };
     let Some(id) = id else { return Ok(None) };
+    // A network joined by a container not announced yet is no news: its `start`
+    // brings the rest. Not asking Docker matters: inspecting a container that is
+    // still starting waits for the start, and would hold back its cgroup sighting.
+    if is_network && !tracker.is_known(&id) {
+        return Ok(None);
+    }
     let Some(info) = docker.inspect(&id).await? else {
         return Ok(None);
     };
-    // A network joined by a container that is not running (yet) is news only
-    // for one already announced; its `start` brings the rest.
-    if is_network && info.pid.is_none() && !tracker.is_known(&id) {
-        return Ok(None);
-    }
     Ok(tracker.sighted(info))
 }
 
@@ -153,12 +163,7 @@ async fn on_new_cgroup(
     tracker: &mut Tracker,
     new: NewCgroup,
 ) -> Result<Option<Change>, DockerError> {
-    // Already announced with this cgroup: nothing new. A known container with
-    // another (or no) cgroup is a restart, or a `start` inspected too late to see
-    // the cgroup: the new id must reach the kernel's filter now.
-    if tracker.cgroup_of(&new.container_id) == Some(Some(new.cgroup_id)) {
-        return Ok(None);
-    }
+    // Its cgroup is announced already (by `created`); Docker's listing names it.
     let info = docker
         .listed(&new.container_id, Some(new.cgroup_id))
         .await?;

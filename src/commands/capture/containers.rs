@@ -124,7 +124,8 @@ async fn follow(
     watcher.abort();
 }
 
-/// Traces a selected container's cgroup while it runs, and stops when it dies.
+/// Traces a container's cgroup while it is, or may yet be, selected; stops when it
+/// is ruled out or dies.
 fn apply(selector: &Selector, filters: &Filters, event: &ContainerEvent) -> anyhow::Result<()> {
     let Some(cgroup) = event.container.cgroup_id else {
         return Ok(());
@@ -136,8 +137,11 @@ fn apply(selector: &Selector, filters: &Filters, event: &ContainerEvent) -> anyh
             filters.untrace_cgroup(cgroup)?
         }
         ContainerAction::Die => {}
-        _ if selector.matches(&event.container) => filters.trace_cgroup(cgroup)?,
-        _ => {}
+        // Undecided is traced too: the capture's gate holds its events until then.
+        action => match selector.decide(action, &event.container) {
+            Some(false) => filters.untrace_cgroup(cgroup)?,
+            Some(true) | None => filters.trace_cgroup(cgroup)?,
+        },
     }
     Ok(())
 }
