@@ -88,6 +88,27 @@ impl LiveCapture {
         }
     }
 
+    /// Waits until flowtap writes a stderr line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> bool {
+        if self.seen.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.seen.push(line);
+                    if found {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// Stops it with SIGINT and returns its exit status and everything it wrote to stderr.
     pub fn stop(mut self) -> (ExitStatus, String) {
         // SAFETY: plain kill(2) on our own child's pid.
