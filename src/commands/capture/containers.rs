@@ -40,17 +40,21 @@ impl ContainerFeed {
             .enable_all()
             .build()
             .context("starting the Docker client's runtime")?;
-        let docker =
-            match runtime.block_on(Docker::connect()) {
-                Ok(docker) => docker,
-                Err(e) if need == DockerNeed::Required => return Err(e).context(
-                    "tracing containers needs Docker (or use --all-processes, --pid or --cgroup)",
-                ),
-                Err(e) => {
-                    eprintln!("flowtap: warning: {e}; containers will not be named");
-                    return Ok(None);
-                }
-            };
+        let docker = match runtime.block_on(Docker::connect()) {
+            Ok(docker) => docker,
+            Err(e) if need == DockerNeed::Required => {
+                let why = if selector.is_all() {
+                    "tracing containers needs Docker (or use --all-processes, --pid or --cgroup)"
+                } else {
+                    "--container and --compose-project need Docker"
+                };
+                return Err(e).context(why);
+            }
+            Err(e) => {
+                eprintln!("flowtap: warning: {e}; containers will not be named");
+                return Ok(None);
+            }
+        };
         // Trace what already runs before the caller says `ready`; the watcher's
         // own `Seen` events repeat this (harmlessly) and name the containers.
         let running = runtime
