@@ -8,16 +8,17 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use flowtap::capture::{Capture, CaptureConfig, Scope};
 use flowtap::clock;
-use flowtap::event::Event;
 use flowtap::pipeline::{self, Pipeline};
 use flowtap::sink::JsonLines;
 use flowtap::trace::TraceWriter;
 
 use crate::cli::CaptureArgs;
 
+mod consumer;
 mod containers;
 mod gate;
 
+use consumer::Consumer;
 use containers::{ContainerFeed, DockerNeed};
 use flowtap::containers::Selector;
 use gate::Gate;
@@ -39,12 +40,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         None => None,
     };
     let stop = stop_on_signals()?;
-    let mut recorder = args.record.as_deref().map(open_trace).transpose()?;
+    let recorder = args.record.as_deref().map(open_trace).transpose()?;
     let sink = JsonLines::create(args.output.as_deref()).with_context(|| match &args.output {
         Some(p) => format!("creating {}", p.display()),
         None => "opening stdout".to_string(),
     })?;
-    let mut flows = Pipeline::new(
+    let flows = Pipeline::new(
         pipeline::Config {
             max_body: args.max_body,
             ..Default::default()
@@ -81,23 +82,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     );
 
     let deadline = duration.map(|d| Instant::now() + d);
-    let mut recorded = 0u64;
-    let mut gate = Gate::new(selector.clone());
-    let mut admitted = Vec::new();
-    // What passes the gate is recorded and analysed alike, so replay of the trace
-    // sees exactly what this run saw.
-    let mut handle =
-        |event: Event, gate: &mut Gate, flows: &mut Pipeline<_>| -> anyhow::Result<()> {
-            gate.admit(event, &mut admitted);
-            for event in admitted.drain(..) {
-                if let Some(trace) = recorder.as_mut() {
-                    trace.write(&event).context("writing the trace")?;
-                    recorded += 1;
-                }
-                flows.handle(event)?;
-            }
-            Ok(())
-        };
+    let mut consumer = Consumer::new(Gate::new(selector), recorder, flows);
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             // The channel closes once both the kernel and the Docker side are done.
@@ -107,31 +92,18 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             capture.request_stop();
         }
         match rx.recv_timeout(TICK) {
-            Ok(event) => handle(event, &mut gate, &mut flows)?,
+            Ok(event) => consumer.take(event)?,
             // Quiet for a tick: nothing older than the slack is still on its way.
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                flows.advance_time(clock::monotonic_ns().saturating_sub(SLACK_NS))?
+                consumer.quiet_until(clock::monotonic_ns().saturating_sub(SLACK_NS))?
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     let stats = capture.join()?;
-    if let Some(trace) = recorder.as_mut() {
-        trace.flush().context("writing the trace")?;
-    }
-    gate.finish();
-    let summary = flows.finish()?;
-    let dropped = match gate.dropped() {
-        0 => String::new(),
-        n => format!(", {n} events of unselected containers dropped"),
-    };
-    let recorded = args
-        .record
-        .as_ref()
-        .map(|p| format!(", {recorded} events recorded to {}", p.display()))
-        .unwrap_or_default();
+    let (summary, tail) = consumer.finish()?;
     eprintln!(
-        "flowtap: {summary}, {} undecodable records{dropped}{recorded}",
+        "flowtap: {summary}, {} undecodable records{tail}",
         stats.decode_errors
     );
     Ok(())
