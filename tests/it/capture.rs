@@ -575,3 +575,76 @@ fn without_docker_containers_are_an_error_and_processes_a_warning() {
         "{stderr}"
     );
 }
+
+/// The cgroup v2 id of this test process (the harness runs in the same cgroup).
+fn own_cgroup_id() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let text = std::fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
+    let path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 line");
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    let root = if unified.join("cgroup.procs").exists() {
+        unified
+    } else {
+        Path::new("/sys/fs/cgroup")
+    };
+    std::fs::metadata(root.join(path.trim_start_matches('/')))
+        .expect("stat own cgroup")
+        .ino()
+}
+
+#[test]
+#[ignore = "needs root, BPF and Docker; run via scripts/test.sh"]
+fn process_scopes_leave_containers_alone() {
+    let _guard = privileged();
+    let built = Command::new(crate::support::repo_root().join("scripts/build-images.sh"))
+        .status()
+        .expect("build-images.sh");
+    assert!(built.success());
+    // A container busy with loopback HTTP for the whole capture.
+    const BUSY: &str = "import http.server, threading, urllib.request, time\n\
+        s = http.server.HTTPServer(('127.0.0.1', 8080), http.server.SimpleHTTPRequestHandler)\n\
+        threading.Thread(target=s.serve_forever, daemon=True).start()\n\
+        end = time.time() + 20\n\
+        while time.time() < end:\n\
+        \x20   urllib.request.urlopen('http://127.0.0.1:8080/').read()\n\
+        \x20   time.sleep(0.05)\n";
+    let name = format!("flowtap-busy-{}", std::process::id());
+    let started = Command::new("/usr/bin/docker")
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &name,
+            "-v",
+            "/usr:/usr:ro",
+            "flowtap-base:2",
+            "/usr/bin/python3",
+            "-c",
+            BUSY,
+        ])
+        .output()
+        .expect("docker run");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let (result, events) = run_capture("python", &[], &[]);
+    let _ = Command::new("/usr/bin/docker")
+        .args(["rm", "-f", &name])
+        .output();
+    check_exchange(&result, &events, "127.0.0.1", b"echo:");
+    let own = own_cgroup_id();
+    for e in &events {
+        if let Event::Data(d) = e {
+            assert_eq!(
+                d.task.cgroup, own,
+                "--pid traced a process outside its tree: {d:?}"
+            );
+        }
+    }
+}

@@ -18,13 +18,15 @@ pub struct ContainerFeed {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Whether Docker must answer for this capture to make sense.
+/// What Docker is for in this capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DockerNeed {
-    /// Containers are what is traced: no Docker is an error.
-    Required,
-    /// Processes are traced by pid, cgroup or all; Docker only names containers.
-    Optional,
+pub enum DockerRole {
+    /// Containers are what is traced: their cgroups go into the kernel's filter,
+    /// and no Docker is an error.
+    Trace,
+    /// Processes are traced by pid, cgroup or all; Docker only names containers,
+    /// and its absence is a warning.
+    Name,
 }
 
 impl ContainerFeed {
@@ -34,7 +36,7 @@ impl ContainerFeed {
         selector: Selector,
         filters: Arc<Filters>,
         events: SyncSender<Event>,
-        need: DockerNeed,
+        role: DockerRole,
     ) -> anyhow::Result<Option<ContainerFeed>> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -42,7 +44,7 @@ impl ContainerFeed {
             .context("starting the Docker client's runtime")?;
         let docker = match runtime.block_on(Docker::connect()) {
             Ok(docker) => docker,
-            Err(e) if need == DockerNeed::Required => {
+            Err(e) if role == DockerRole::Trace => {
                 let why = if selector.is_all() {
                     "tracing containers needs Docker (or use --all-processes, --pid or --cgroup)"
                 } else {
@@ -55,18 +57,21 @@ impl ContainerFeed {
                 return Ok(None);
             }
         };
+        let filters = (role == DockerRole::Trace).then_some(filters);
         // Trace what already runs before the caller says `ready`; the watcher's
         // own `Seen` events repeat this (harmlessly) and name the containers.
-        let running = runtime
-            .block_on(docker.running())
-            .context("listing containers")?;
-        for info in running {
-            let seen = ContainerEvent {
-                ts: 0,
-                action: ContainerAction::Seen,
-                container: info,
-            };
-            apply(&selector, &filters, &seen)?;
+        if let Some(filters) = &filters {
+            let running = runtime
+                .block_on(docker.running())
+                .context("listing containers")?;
+            for info in running {
+                let seen = ContainerEvent {
+                    ts: 0,
+                    action: ContainerAction::Seen,
+                    container: info,
+                };
+                apply(&selector, filters, &seen)?;
+            }
         }
         let (stop_tx, stop_rx) = oneshot::channel();
         let thread = thread::Builder::new()
@@ -102,7 +107,7 @@ impl Drop for ContainerFeed {
 async fn follow(
     docker: Docker,
     selector: Selector,
-    filters: Arc<Filters>,
+    filters: Option<Arc<Filters>>,
     events: SyncSender<Event>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -116,8 +121,10 @@ async fn follow(
                 None => break,
             },
         };
-        if let Err(e) = apply(&selector, &filters, &event) {
-            eprintln!("flowtap: warning: {e:#}");
+        if let Some(filters) = &filters {
+            if let Err(e) = apply(&selector, filters, &event) {
+                eprintln!("flowtap: warning: {e:#}");
+            }
         }
         // The filter is set first, so the container's first syscalls are traced
         // before this event is even in the stream.

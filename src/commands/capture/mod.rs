@@ -19,7 +19,7 @@ mod containers;
 mod gate;
 
 use consumer::Consumer;
-use containers::{ContainerFeed, DockerNeed};
+use containers::{ContainerFeed, DockerRole};
 use flowtap::containers::Selector;
 use gate::Gate;
 
@@ -60,10 +60,11 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let selector = Selector::new(args.containers.clone(), args.compose_project.clone());
-    let need = if config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all() {
-        DockerNeed::Required
+    // Containers are traced by default, or when selected; otherwise Docker only names.
+    let role = if config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all() {
+        DockerRole::Trace
     } else {
-        DockerNeed::Optional
+        DockerRole::Name
     };
 
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
@@ -73,7 +74,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         capture.filters().trace_cgroup(id)?;
     }
     let mut feed =
-        ContainerFeed::start(selector.clone(), capture.filters(), container_events, need)?;
+        ContainerFeed::start(selector.clone(), capture.filters(), container_events, role)?;
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
