@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use flowtap::capture::{Capture, CaptureConfig, Scope};
+use flowtap::clock;
 use flowtap::event::Event;
+use flowtap::pipeline::{self, Pipeline};
+use flowtap::sink::JsonLines;
 use flowtap::trace::TraceWriter;
 
 use crate::cli::CaptureArgs;
@@ -15,6 +18,9 @@ use crate::cli::CaptureArgs;
 /// Events buffered between the capture thread and this one.
 const CHANNEL_DEPTH: usize = 16 * 1024;
 const TICK: Duration = Duration::from_millis(100);
+/// How far behind the clock events may still arrive: the pipeline's deadlines are
+/// only advanced to `now - SLACK`, so a late event never finds its socket released.
+const SLACK_NS: u64 = 200_000_000;
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let config = capture_config(&args)?;
@@ -27,6 +33,17 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     };
     let stop = stop_on_signals()?;
     let mut recorder = args.record.as_deref().map(open_trace).transpose()?;
+    let sink = JsonLines::create(args.output.as_deref()).with_context(|| match &args.output {
+        Some(p) => format!("creating {}", p.display()),
+        None => "opening stdout".to_string(),
+    })?;
+    let mut flows = Pipeline::new(
+        pipeline::Config {
+            max_body: args.max_body,
+            ..Default::default()
+        },
+        sink,
+    );
 
     let cgroups = args
         .cgroups
@@ -48,11 +65,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
     let deadline = duration.map(|d| Instant::now() + d);
     let mut recorded = 0u64;
-    let mut handle = |event: Event| -> anyhow::Result<()> {
+    let mut handle = |event: Event, flows: &mut Pipeline<_>| -> anyhow::Result<()> {
         if let Some(trace) = recorder.as_mut() {
             trace.write(&event).context("writing the trace")?;
             recorded += 1;
         }
+        flows.handle(event)?;
         Ok(())
     };
     loop {
@@ -60,8 +78,11 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             capture.request_stop();
         }
         match rx.recv_timeout(TICK) {
-            Ok(event) => handle(event)?,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(event) => handle(event, &mut flows)?,
+            // Quiet for a tick: nothing older than the slack is still on its way.
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                flows.advance_time(clock::monotonic_ns().saturating_sub(SLACK_NS))?
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -69,15 +90,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     if let Some(trace) = recorder.as_mut() {
         trace.flush().context("writing the trace")?;
     }
+    let summary = flows.finish()?;
+    let recorded = args
+        .record
+        .as_ref()
+        .map(|p| format!(", {recorded} events recorded to {}", p.display()))
+        .unwrap_or_default();
     eprintln!(
-        "flowtap: {} events seen, {} events lost, {} undecodable records{}",
-        stats.events,
-        stats.lost,
-        stats.decode_errors,
-        args.record
-            .as_ref()
-            .map(|p| format!(", {recorded} events recorded to {}", p.display()))
-            .unwrap_or_default()
+        "flowtap: {summary}, {} undecodable records{recorded}",
+        stats.decode_errors
     );
     Ok(())
 }

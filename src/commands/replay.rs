@@ -1,5 +1,30 @@
+//! `flowtap replay TRACE`: a recorded trace through the same pipeline as live capture.
+
+use anyhow::Context as _;
+
+use flowtap::pipeline::{Config, Pipeline};
+use flowtap::sink::JsonLines;
+use flowtap::trace::TraceReader;
+
 use crate::cli::ReplayArgs;
 
-pub fn run(_args: ReplayArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`flowtap replay` is not implemented yet")
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let trace = TraceReader::open(&args.trace)
+        .with_context(|| format!("opening trace {}", args.trace.display()))?;
+    let sink = JsonLines::create(args.output.as_deref()).with_context(|| match &args.output {
+        Some(p) => format!("creating {}", p.display()),
+        None => "opening stdout".to_string(),
+    })?;
+    let config = Config {
+        max_body: args.max_body,
+        ..Config::default()
+    };
+    let mut pipeline = Pipeline::new(config, sink);
+    for event in trace {
+        let event = event.with_context(|| format!("replaying {}", args.trace.display()))?;
+        pipeline.handle(event)?;
+    }
+    let summary = pipeline.finish()?;
+    eprintln!("flowtap: {summary}");
+    Ok(())
 }

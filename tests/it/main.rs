@@ -5,4 +5,8 @@
 //! README's test command, and CI) runs them with `--include-ignored`.
 
 mod capture;
+mod corpus;
+mod fixtures;
+mod flows;
+mod scenarios;
 mod support;

@@ -45,6 +45,7 @@ impl LiveCapture {
         let mut child = Command::new(flowtap_bin())
             .args(args)
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn flowtap");

@@ -311,7 +311,7 @@ def main():
         port = int(node.stdout.readline())
         base = f"http://127.0.0.1:{port}"
         out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n", f"{base}/hello",
-                              "-o", "/dev/null", "--data-binary", '{"n":1}', "-H", "Content-Type: application/json",
+                              "--next", "-o", "/dev/null", "-w", "%{http_code}\\n", "--data-binary", '{"n":1}', "-H", "Content-Type: application/json",
                               f"{base}/echo"], check=True, capture_output=True, text=True).stdout.split()
         finish(node)
         result["statuses"] = [int(s) for s in out]

@@ -1,0 +1,284 @@
+//! One TCP connection's HTTP: a request decoder and a response decoder, and the
+//! FIFO pairing of what they produce into exchanges.
+
+use std::collections::VecDeque;
+
+use crate::event::{Direction, Nanos};
+use crate::flow::Observer;
+
+use super::decoder::{Decoded, Decoder, Kind, Stop};
+use super::message::Message;
+use super::sniff::{sniff, Sniff};
+
+/// How much of an undecided direction we look at before calling it non-HTTP.
+const MAX_SNIFF: usize = 64 * 1024;
+
+/// A request and what answered it, or why nothing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub observer: Observer,
+    pub request: Message,
+    pub response: Option<Message>,
+    /// Why the exchange is not whole; None when both messages are complete.
+    pub incomplete: Option<String>,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Bytes(Nanos, Vec<u8>),
+    Uncaptured(Nanos, u64),
+}
+
+/// Bytes seen on one direction before we know which side is the client.
+#[derive(Debug, Default)]
+struct Undecided {
+    pieces: Vec<Piece>,
+    /// The captured prefix, up to the first uncaptured byte.
+    prefix: Vec<u8>,
+    has_hole: bool,
+}
+
+#[derive(Debug)]
+pub struct Connection {
+    observer: Option<Observer>,
+    undecided: [Undecided; 2],
+    requests: Decoder,
+    responses: Decoder,
+    done_requests: VecDeque<Message>,
+    done_responses: VecDeque<Message>,
+    http_seen: bool,
+    stopped: bool,
+    scratch: Vec<Decoded>,
+}
+
+impl Connection {
+    /// `observer` is the observing process's role when its syscalls told us
+    /// (accept, connect); None lets the first request line decide.
+    pub fn new(observer: Option<Observer>, max_body: usize) -> Self {
+        Self {
+            observer,
+            undecided: Default::default(),
+            requests: Decoder::new(Kind::Request, max_body),
+            responses: Decoder::new(Kind::Response, max_body),
+            done_requests: VecDeque::new(),
+            done_responses: VecDeque::new(),
+            http_seen: false,
+            stopped: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn observer(&self) -> Option<Observer> {
+        self.observer
+    }
+
+    /// Bytes moved in `direction`: `payload` captured, then `uncaptured` more counted.
+    pub fn feed(
+        &mut self,
+        direction: Direction,
+        ts: Nanos,
+        payload: &[u8],
+        uncaptured: u64,
+        out: &mut Vec<Exchange>,
+    ) {
+        if self.stopped {
+            return;
+        }
+        match self.observer {
+            Some(observer) => self.decode(observer, direction, ts, payload, uncaptured, out),
+            None => self.sniff(direction, ts, payload, uncaptured, out),
+        }
+    }
+
+    /// Bytes were lost in one direction: nothing after can be paired safely.
+    pub fn gap(&mut self, lost: u64, out: &mut Vec<Exchange>) {
+        self.stop_with(&format!("gap in captured bytes ({lost} bytes lost)"), out);
+    }
+
+    /// The connection is over (closed, aged out, capture ended): a response
+    /// delimited by close completes; every other waiting request is written
+    /// with `reason`.
+    pub fn end(&mut self, ts: Nanos, reason: &str, out: &mut Vec<Exchange>) {
+        if !self.stopped && self.observer.is_some() {
+            self.responses.close(ts, &mut self.scratch);
+            self.drain_decoded(Kind::Response, out);
+        }
+        self.stop_with(reason, out);
+    }
+
+    fn kind_of(observer: Observer, direction: Direction) -> Kind {
+        match (observer, direction) {
+            (Observer::Client, Direction::Send) | (Observer::Server, Direction::Recv) => {
+                Kind::Request
+            }
+            _ => Kind::Response,
+        }
+    }
+
+    fn decode(
+        &mut self,
+        observer: Observer,
+        direction: Direction,
+        ts: Nanos,
+        payload: &[u8],
+        uncaptured: u64,
+        out: &mut Vec<Exchange>,
+    ) {
+        let kind = Self::kind_of(observer, direction);
+        let decoder = match kind {
+            Kind::Request => &mut self.requests,
+            Kind::Response => &mut self.responses,
+        };
+        decoder.feed(ts, payload, &mut self.scratch);
+        if uncaptured > 0 {
+            decoder.skip(ts, uncaptured, &mut self.scratch);
+        }
+        self.drain_decoded(kind, out);
+    }
+
+    fn drain_decoded(&mut self, kind: Kind, out: &mut Vec<Exchange>) {
+        let decoded = std::mem::take(&mut self.scratch);
+        for d in decoded {
+            if self.stopped {
+                break;
+            }
+            match d {
+                Decoded::RequestStarted { method } => {
+                    self.http_seen = true;
+                    self.responses.expect_response_to(method);
+                }
+                Decoded::Message(m) => {
+                    self.http_seen = true;
+                    match kind {
+                        Kind::Request => self.done_requests.push_back(m),
+                        Kind::Response => self.done_responses.push_back(m),
+                    }
+                    self.pair(out);
+                }
+                Decoded::Stopped(Stop::NotHttp) if !self.http_seen => self.stopped = true,
+                Decoded::Stopped(Stop::NotHttp) => self.stop_with("not HTTP", out),
+                Decoded::Stopped(Stop::Malformed(why)) => {
+                    self.stop_with(&format!("malformed HTTP: {why}"), out)
+                }
+                Decoded::Stopped(Stop::Uncaptured(what)) => {
+                    self.stop_with(&format!("bytes not captured in {what}"), out)
+                }
+            }
+        }
+    }
+
+    fn pair(&mut self, out: &mut Vec<Exchange>) {
+        let Some(observer) = self.observer else {
+            return;
+        };
+        while !self.done_requests.is_empty() && !self.done_responses.is_empty() {
+            let (Some(request), Some(response)) = (
+                self.done_requests.pop_front(),
+                self.done_responses.pop_front(),
+            ) else {
+                return;
+            };
+            let tunnel = response.tunnel.is_some()
+                || request
+                    .request()
+                    .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
+            out.push(Exchange {
+                observer,
+                request,
+                response: Some(response),
+                incomplete: None,
+            });
+            if tunnel {
+                // What follows is another protocol (or, after a refused CONNECT,
+                // nothing we could frame).
+                self.stop_with("protocol switched", out);
+                return;
+            }
+        }
+    }
+
+    fn stop_with(&mut self, reason: &str, out: &mut Vec<Exchange>) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let Some(observer) = self.observer else {
+            return;
+        };
+        let mut requests = std::mem::take(&mut self.done_requests);
+        requests.extend(self.requests.take_partial());
+        let mut responses = std::mem::take(&mut self.done_responses);
+        responses.extend(self.responses.take_partial());
+        for request in requests {
+            out.push(Exchange {
+                observer,
+                request,
+                response: responses.pop_front(),
+                incomplete: Some(reason.to_string()),
+            });
+        }
+    }
+
+    fn sniff(
+        &mut self,
+        direction: Direction,
+        ts: Nanos,
+        payload: &[u8],
+        uncaptured: u64,
+        out: &mut Vec<Exchange>,
+    ) {
+        let this = &mut self.undecided[direction.index()];
+        if !this.has_hole {
+            this.prefix.extend_from_slice(payload);
+        }
+        this.pieces.push(Piece::Bytes(ts, payload.to_vec()));
+        if uncaptured > 0 {
+            this.has_hole = true;
+            this.pieces.push(Piece::Uncaptured(ts, uncaptured));
+        }
+        let mine = self.verdict(direction);
+        let other = match direction {
+            Direction::Send => Direction::Recv,
+            Direction::Recv => Direction::Send,
+        };
+        let theirs = self.verdict(other);
+        let requests_go = match (mine, theirs) {
+            (Sniff::Request, _) => direction,
+            (_, Sniff::Request) => other,
+            (Sniff::NotHttp, _) | (_, Sniff::NotHttp) | (Sniff::Response, Sniff::Response) => {
+                self.stopped = true;
+                self.undecided = Default::default();
+                return;
+            }
+            _ => return,
+        };
+        let observer = match requests_go {
+            Direction::Send => Observer::Client,
+            Direction::Recv => Observer::Server,
+        };
+        self.observer = Some(observer);
+        // Requests first: a response is framed by its request's method.
+        let undecided = std::mem::take(&mut self.undecided);
+        let [send, recv] = undecided;
+        let (first, second) = match requests_go {
+            Direction::Send => ((Direction::Send, send), (Direction::Recv, recv)),
+            Direction::Recv => ((Direction::Recv, recv), (Direction::Send, send)),
+        };
+        for (dir, side) in [first, second] {
+            for piece in side.pieces {
+                match piece {
+                    Piece::Bytes(ts, bytes) => self.feed(dir, ts, &bytes, 0, out),
+                    Piece::Uncaptured(ts, n) => self.feed(dir, ts, &[], n, out),
+                }
+            }
+        }
+    }
+
+    fn verdict(&self, direction: Direction) -> Sniff {
+        let side = &self.undecided[direction.index()];
+        match sniff(&side.prefix) {
+            Sniff::NeedMore if side.has_hole || side.prefix.len() > MAX_SNIFF => Sniff::NotHttp,
+            v => v,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! How long a message body is, from its head: RFC 9112 section 6.3, for requests
+//! and for responses (which also depend on the request's method).
+
+use super::message::{header, Headers, RequestHead, ResponseHead};
+
+pub(super) enum Framing {
+    Length(u64),
+    Chunked,
+    UntilClose,
+    Tunnel(String),
+}
+
+/// RFC 9112 6.3, items 3-6, for a request.
+pub(super) fn request_framing(r: &RequestHead) -> Result<Framing, &'static str> {
+    match header(&r.headers, "transfer-encoding") {
+        Some(te) if is_chunked_last(te) => Ok(Framing::Chunked),
+        // A request body must have a length; the server would answer 400.
+        Some(_) => Err("request transfer-encoding without chunked"),
+        None => content_length(&r.headers).map(|n| Framing::Length(n.unwrap_or(0))),
+    }
+}
+
+/// RFC 9112 6.3, items 1-7, for a response to a request with `method`.
+pub(super) fn response_framing(r: &ResponseHead, method: &str) -> Result<Framing, &'static str> {
+    if r.status == 101 {
+        let protocol = header(&r.headers, "upgrade").unwrap_or("unknown");
+        return Ok(Framing::Tunnel(protocol.to_string()));
+    }
+    if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&r.status) {
+        return Ok(Framing::Tunnel("connect".into()));
+    }
+    if method.eq_ignore_ascii_case("HEAD") || r.status == 204 || r.status == 304 {
+        return Ok(Framing::Length(0));
+    }
+    match header(&r.headers, "transfer-encoding") {
+        Some(te) if is_chunked_last(te) => Ok(Framing::Chunked),
+        Some(_) => Ok(Framing::UntilClose),
+        None => Ok(match content_length(&r.headers)? {
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }),
+    }
+}
+
+fn is_chunked_last(te: &str) -> bool {
+    te.rsplit(',')
+        .next()
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+}
+
+/// Content-Length, which may repeat (also comma-separated) but only with one value.
+fn content_length(headers: &Headers) -> Result<Option<u64>, &'static str> {
+    let mut found = None;
+    for (_, value) in headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        for part in value.split(',') {
+            let part = part.trim();
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("invalid content-length");
+            }
+            let n: u64 = part.parse().map_err(|_| "invalid content-length")?;
+            if found.is_some_and(|f| f != n) {
+                return Err("conflicting content-length");
+            }
+            found = Some(n);
+        }
+    }
+    Ok(found)
+}

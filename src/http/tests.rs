@@ -1,0 +1,392 @@
+//! Parser and pairing tests: framing cases one by one, then properties over
+//! arbitrary splits and arbitrary bytes.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::event::Direction::{self, Recv, Send};
+use crate::flow::Observer;
+
+const MAX_BODY: usize = 1 << 20;
+
+/// Feeds a client's view of a connection (Send = request) piece by piece, then ends it.
+fn client(pieces: &[(Direction, &[u8])]) -> Vec<Exchange> {
+    run(Some(Observer::Client), pieces, MAX_BODY)
+}
+
+fn run(
+    observer: Option<Observer>,
+    pieces: &[(Direction, &[u8])],
+    max_body: usize,
+) -> Vec<Exchange> {
+    let mut conn = Connection::new(observer, max_body);
+    let mut out = Vec::new();
+    for (i, (dir, bytes)) in pieces.iter().enumerate() {
+        conn.feed(*dir, i as u64 * 1000, bytes, 0, &mut out);
+    }
+    conn.end(pieces.len() as u64 * 1000, "capture ended", &mut out);
+    out
+}
+
+fn summary(x: &Exchange) -> (String, String, Option<u16>, Vec<u8>, Option<String>) {
+    let req = x.request.request().expect("request side holds requests");
+    (
+        req.method.clone(),
+        req.target.clone(),
+        x.response
+            .as_ref()
+            .and_then(|r| r.response())
+            .map(|r| r.status),
+        x.response
+            .as_ref()
+            .map(|r| r.body.kept.clone())
+            .unwrap_or_default(),
+        x.incomplete.clone(),
+    )
+}
+
+#[test]
+fn keep_alive_pairs_each_request_with_its_response() {
+    let out = client(&[
+        (Send, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (Recv, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"),
+        (Send, b"POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+        (Recv, b"HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nB"),
+    ]);
+    assert_eq!(out.len(), 2);
+    assert_eq!(
+        summary(&out[0]),
+        ("GET".into(), "/a".into(), Some(200), b"A".to_vec(), None)
+    );
+    assert_eq!(
+        summary(&out[1]),
+        ("POST".into(), "/b".into(), Some(201), b"B".to_vec(), None)
+    );
+    assert_eq!(out[1].request.body.kept, b"abc");
+}
+
+#[test]
+fn pipelined_requests_pair_in_order() {
+    let out = client(&[
+        (Send, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n"),
+        (
+            Recv,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\n2HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n3",
+        ),
+    ]);
+    let got: Vec<_> = out.iter().map(summary).collect();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].1, "/1");
+    assert_eq!(
+        got[1],
+        ("GET".into(), "/2".into(), Some(404), b"2".to_vec(), None)
+    );
+    assert_eq!(got[2].3, b"3");
+}
+
+#[test]
+fn chunked_body_is_dechunked_with_extensions_and_trailers() {
+    let out = client(&[
+        (Send, b"GET / HTTP/1.1\r\n\r\n"),
+        (
+            Recv,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n",
+        ),
+    ]);
+    assert_eq!(out.len(), 1);
+    let resp = out[0].response.as_ref().unwrap();
+    assert_eq!(resp.body.kept, b"hello world");
+    assert_eq!(resp.body.size, 11);
+    assert_eq!(resp.trailers, vec![("X-Sum".to_string(), "42".to_string())]);
+    assert!(out[0].incomplete.is_none());
+}
+
+#[test]
+fn close_delimited_response_ends_at_close() {
+    let mut conn = Connection::new(Some(Observer::Client), MAX_BODY);
+    let mut out = Vec::new();
+    conn.feed(Send, 1, b"GET / HTTP/1.0\r\n\r\n", 0, &mut out);
+    conn.feed(Recv, 2, b"HTTP/1.0 200 OK\r\n\r\nall of ", 0, &mut out);
+    conn.feed(Recv, 3, b"this", 0, &mut out);
+    assert!(out.is_empty(), "no end yet, so no response yet");
+    conn.end(4, "connection closed before the response", &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].response.as_ref().unwrap().body.kept, b"all of this");
+    assert_eq!(out[0].incomplete, None);
+}
+
+#[test]
+fn head_204_and_304_responses_have_no_body() {
+    let out = client(&[
+        (Send, b"HEAD / HTTP/1.1\r\n\r\nDELETE /x HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n"),
+        (Recv, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
+        (Recv, b"HTTP/1.1 204 No Content\r\n\r\n"),
+        (Recv, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"),
+        (Recv, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    ]);
+    let statuses: Vec<_> = out.iter().map(|x| summary(x).2).collect();
+    assert_eq!(statuses, vec![Some(200), Some(204), Some(304), Some(200)]);
+    assert_eq!(out[0].response.as_ref().unwrap().body.size, 0);
+    assert_eq!(out[3].response.as_ref().unwrap().body.kept, b"ok");
+    assert!(out.iter().all(|x| x.incomplete.is_none()));
+}
+
+#[test]
+fn expect_100_continue_skips_the_interim_response() {
+    let out = client(&[
+        (
+            Send,
+            b"PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+        ),
+        (Recv, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        (Send, b"data"),
+        (Recv, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(summary(&out[0]).2, Some(200));
+    assert_eq!(out[0].request.body.kept, b"data");
+}
+
+#[test]
+fn switching_protocols_stops_parsing_and_says_so() {
+    let out = client(&[
+        (
+            Send,
+            b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ),
+        (
+            Recv,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+        ),
+        (Send, b"\x81\x85garbage that is not http"),
+    ]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].response.as_ref().unwrap().tunnel.as_deref(),
+        Some("websocket")
+    );
+    assert_eq!(out[0].incomplete, None);
+}
+
+#[test]
+fn connect_tunnel_stops_parsing() {
+    let out = client(&[
+        (
+            Send,
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        ),
+        (Recv, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+        (Send, b"\x16\x03\x01\x00\xa5"),
+        (Recv, b"\x16\x03\x03\x00\x7a"),
+    ]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].response.as_ref().unwrap().tunnel.as_deref(),
+        Some("connect")
+    );
+}
+
+#[test]
+fn body_over_the_cap_keeps_size_and_says_truncated() {
+    let body = vec![b'x'; 100];
+    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
+    resp.extend_from_slice(&body);
+    let out = run(
+        Some(Observer::Client),
+        &[(Send, b"GET / HTTP/1.1\r\n\r\n"), (Recv, &resp)],
+        10,
+    );
+    let b = &out[0].response.as_ref().unwrap().body;
+    assert_eq!((b.size, b.kept.len(), b.truncated), (100, 10, true));
+    assert!(out[0].incomplete.is_none());
+}
+
+#[test]
+fn uncaptured_body_bytes_are_counted_but_uncaptured_head_bytes_stop() {
+    let mut conn = Connection::new(Some(Observer::Client), MAX_BODY);
+    let mut out = Vec::new();
+    conn.feed(Send, 1, b"GET / HTTP/1.1\r\n\r\n", 0, &mut out);
+    conn.feed(
+        Recv,
+        2,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab",
+        8,
+        &mut out,
+    );
+    assert_eq!(out.len(), 1);
+    let b = &out[0].response.as_ref().unwrap().body;
+    assert_eq!(
+        (b.size, b.kept.as_slice(), b.truncated),
+        (10, &b"ab"[..], true)
+    );
+
+    conn.feed(Send, 3, b"GET /next HT", 50, &mut out);
+    conn.feed(Recv, 4, b"HTTP/1.1 200 OK\r\n\r\n", 0, &mut out);
+    assert_eq!(out.len(), 1, "a head with uncaptured bytes gives no flow");
+}
+
+#[test]
+fn a_gap_ends_parsing_without_mispairing() {
+    let mut conn = Connection::new(Some(Observer::Client), MAX_BODY);
+    let mut out = Vec::new();
+    conn.feed(
+        Send,
+        1,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+        0,
+        &mut out,
+    );
+    conn.feed(
+        Recv,
+        2,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfir",
+        0,
+        &mut out,
+    );
+    conn.gap(30, &mut out);
+    conn.feed(
+        Recv,
+        3,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond",
+        0,
+        &mut out,
+    );
+    conn.end(4, "capture ended", &mut out);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|x| x
+        .incomplete
+        .as_deref()
+        .is_some_and(|r| r.starts_with("gap"))));
+    // The first request keeps the part of its response that was seen; the second gets nothing.
+    assert!(!out[0].response.as_ref().unwrap().complete);
+    assert!(out[1].response.is_none());
+}
+
+#[test]
+fn non_http_traffic_gives_nothing() {
+    for (req, resp) in [
+        (&b"*1\r\n$4\r\nPING\r\n"[..], &b"+PONG\r\n"[..]),
+        (b"\x00\x00\x00\x08\x04\xd2\x16\x2f", b"N"),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            b"\x16\x03\x03\x00\x7a\x02",
+        ),
+    ] {
+        assert!(client(&[(Send, req), (Recv, resp)]).is_empty());
+        assert!(run(None, &[(Send, req), (Recv, resp)], MAX_BODY).is_empty());
+    }
+}
+
+#[test]
+fn unknown_role_is_decided_by_the_request_line() {
+    let pieces: &[(Direction, &[u8])] = &[
+        (Recv, b"GET /x HTTP/1.1\r\n\r\n"),
+        (Send, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    let out = run(None, pieces, MAX_BODY);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].observer, Observer::Server);
+    assert_eq!(summary(&out[0]).2, Some(200));
+}
+
+#[test]
+fn waiting_requests_are_written_at_the_end() {
+    let out = client(&[(Send, b"GET /slow HTTP/1.1\r\n\r\n")]);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].response.is_none());
+    assert_eq!(out[0].incomplete.as_deref(), Some("capture ended"));
+}
+
+/// A keep-alive conversation touching every framing, as (direction, bytes).
+fn conversation() -> Vec<(Direction, Vec<u8>)> {
+    vec![
+        (Send, b"POST /a?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello".to_vec()),
+        (Recv, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;q=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n".to_vec()),
+        (Send, b"HEAD /h HTTP/1.1\r\n\r\nGET /n HTTP/1.1\r\n\r\n".to_vec()),
+        (Recv, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n".to_vec()),
+        (Send, b"PUT /p HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n".to_vec()),
+        (Recv, b"HTTP/1.1 100 Continue\r\n\r\n".to_vec()),
+        (Send, vec![0, 255, 1]),
+        (Recv, b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n\xff\xfe".to_vec()),
+        (Send, b"GET /last HTTP/1.1\r\n\r\n".to_vec()),
+        (Recv, b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec()),
+    ]
+}
+
+/// Splits each piece at the given fractions, keeping the order.
+fn split(pieces: &[(Direction, Vec<u8>)], cuts: &[u16]) -> Vec<(Direction, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut cuts = cuts.iter().cycle();
+    for (dir, bytes) in pieces {
+        let mut rest = bytes.as_slice();
+        while !rest.is_empty() {
+            let n = 1 + usize::from(*cuts.next().unwrap_or(&0)) % rest.len();
+            out.push((*dir, rest[..n].to_vec()));
+            rest = &rest[n..];
+        }
+    }
+    out
+}
+
+fn run_owned(pieces: &[(Direction, Vec<u8>)]) -> Vec<Exchange> {
+    let borrowed: Vec<(Direction, &[u8])> =
+        pieces.iter().map(|(d, b)| (*d, b.as_slice())).collect();
+    // Times differ between splits; compare what was said, not when.
+    run(Some(Observer::Client), &borrowed, MAX_BODY)
+        .into_iter()
+        .map(|mut x| {
+            x.request.start = 0;
+            x.request.end = 0;
+            if let Some(r) = x.response.as_mut() {
+                r.start = 0;
+                r.end = 0;
+            }
+            x
+        })
+        .collect()
+}
+
+#[test]
+fn the_conversation_parses_whole() {
+    let out = run_owned(&conversation());
+    let got: Vec<_> = out.iter().map(summary).collect();
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[0].3, b"abcde");
+    assert_eq!(got[1].2, Some(200));
+    assert_eq!(got[2].2, Some(304));
+    assert_eq!(got[3].3, b"\xff\xfe");
+    assert_eq!(got[4].3, b"until close");
+    assert!(out.iter().all(|x| x.incomplete.is_none()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_split_gives_the_same_exchanges(cuts in proptest::collection::vec(any::<u16>(), 1..40)) {
+        let whole = run_owned(&conversation());
+        let pieces = split(&conversation(), &cuts);
+        prop_assert_eq!(run_owned(&pieces), whole);
+    }
+
+    #[test]
+    fn byte_by_byte_and_random_bytes_never_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..600),
+        prefix in 0usize..3,
+        skip in 0u64..50,
+    ) {
+        let heads: [&[u8]; 3] = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"];
+        let mut input = heads[prefix].to_vec();
+        input.extend_from_slice(&bytes);
+        for observer in [None, Some(Observer::Client), Some(Observer::Server)] {
+            let mut conn = Connection::new(observer, 64);
+            let mut out = Vec::new();
+            for (i, chunk) in input.chunks(7).enumerate() {
+                let dir = if i % 3 == 0 { Recv } else { Send };
+                conn.feed(dir, i as u64, chunk, if i % 5 == 4 { skip } else { 0 }, &mut out);
+            }
+            conn.gap(1, &mut out);
+            conn.end(9, "capture ended", &mut out);
+        }
+    }
+}

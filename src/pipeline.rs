@@ -1,0 +1,332 @@
+//! The flow engine from the Event seam onward: container map, sockets, HTTP and a
+//! sink. `flowtap replay` and live `flowtap capture` drive the same [`Pipeline`].
+
+use std::fmt;
+
+use hashbrown::HashMap;
+
+use crate::clock::WallClock;
+use crate::containers::ContainerMap;
+use crate::event::{Event, Nanos};
+use crate::flow::{Flow, FlowContext};
+use crate::http::{Connection, Exchange};
+use crate::sink::{Sink, SinkError};
+use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Body bytes kept per HTTP message.
+    pub max_body: usize,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_body: 1 << 20,
+            limits: Limits::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// What a run did, for the exit line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub flows_written: u64,
+    pub events_seen: u64,
+    /// Events the kernel could not deliver (the last cumulative Loss count).
+    pub events_lost: u64,
+    /// Sockets still holding data back when the run ended (released then, with
+    /// fallback addresses).
+    pub sockets_held: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} flows written, {} events seen, {} events lost, {} sockets still held",
+            self.flows_written, self.events_seen, self.events_lost, self.sockets_held
+        )
+    }
+}
+
+/// A released socket and its HTTP.
+struct Stream {
+    info: SocketInfo,
+    http: Connection,
+    exchanges: u64,
+}
+
+/// Events in, flows out.
+///
+/// Live capture calls [`handle`](Pipeline::handle) for each event in ring-buffer
+/// order and [`advance_time`](Pipeline::advance_time) regularly (say every 100 ms)
+/// so that held data is released on time when events are sparse, then
+/// [`finish`](Pipeline::finish) on exit.
+pub struct Pipeline<S: Sink> {
+    config: Config,
+    containers: ContainerMap,
+    sockets: Sockets,
+    streams: HashMap<SocketId, Stream>,
+    clock: WallClock,
+    sink: S,
+    summary: Summary,
+    released: Vec<Released>,
+    exchanges: Vec<Exchange>,
+}
+
+impl<S: Sink> Pipeline<S> {
+    pub fn new(config: Config, sink: S) -> Self {
+        Pipeline {
+            config,
+            containers: ContainerMap::new(),
+            sockets: Sockets::new(config.limits),
+            streams: HashMap::new(),
+            // Until a Clock event says otherwise, monotonic time stands for wall time.
+            clock: WallClock::new(0, 0),
+            sink,
+            summary: Summary::default(),
+            released: Vec::new(),
+            exchanges: Vec::new(),
+        }
+    }
+
+    /// Takes one event; writes the flows it completes.
+    pub fn handle(&mut self, event: Event) -> Result<(), PipelineError> {
+        self.summary.events_seen += 1;
+        match &event {
+            Event::Clock { ts, realtime_ns } => self.clock = WallClock::new(*ts, *realtime_ns),
+            Event::Container(c) => self.containers.apply(c),
+            Event::Loss { lost, .. } => {
+                self.summary.events_lost = self.summary.events_lost.max(*lost)
+            }
+            _ => {}
+        }
+        self.sockets
+            .handle(&event, &self.containers, &mut self.released);
+        self.flush_released()
+    }
+
+    /// Tells the pipeline that CLOCK_MONOTONIC reached `now` and that no later event
+    /// will carry an earlier `ts`. Deadlines up to `now` fire, exactly as they would
+    /// at the next event, so output does not depend on when this is called. Live
+    /// capture should pass `monotonic_ns()` minus its ring-buffer slack (e.g. 100 ms).
+    pub fn advance_time(&mut self, now: Nanos) -> Result<(), PipelineError> {
+        self.sockets.advance_time(now, &mut self.released);
+        self.flush_released()
+    }
+
+    /// What sockets hold back right now.
+    pub fn gauge(&self) -> Gauge {
+        self.sockets.gauge()
+    }
+
+    /// Writes every flow still possible: held data is released with fallback
+    /// addresses, and requests still waiting are written with `response: null`
+    /// and `incomplete: "capture ended"`.
+    pub fn finish(mut self) -> Result<Summary, PipelineError> {
+        self.summary.sockets_held = self.sockets.finish(&mut self.released);
+        self.flush_released()?;
+        Ok(self.summary)
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    fn flush_released(&mut self) -> Result<(), PipelineError> {
+        let released = std::mem::take(&mut self.released);
+        let mut result = Ok(());
+        for r in released {
+            let (id, ended) = match r {
+                Released::Open(info) => {
+                    let http = Connection::new(info.role, self.config.max_body);
+                    let id = info.id;
+                    self.streams.insert(
+                        id,
+                        Stream {
+                            info,
+                            http,
+                            exchanges: 0,
+                        },
+                    );
+                    (id, false)
+                }
+                Released::Data {
+                    id,
+                    direction,
+                    ts,
+                    payload,
+                    uncaptured,
+                } => {
+                    if let Some(s) = self.streams.get_mut(&id) {
+                        s.http
+                            .feed(direction, ts, &payload, uncaptured, &mut self.exchanges);
+                    }
+                    (id, false)
+                }
+                Released::Gap { id, lost, .. } => {
+                    if let Some(s) = self.streams.get_mut(&id) {
+                        s.http.gap(lost, &mut self.exchanges);
+                    }
+                    (id, false)
+                }
+                Released::End { id, ts, reason } => {
+                    if let Some(s) = self.streams.get_mut(&id) {
+                        s.http.end(ts, reason.describe(), &mut self.exchanges);
+                    }
+                    (id, true)
+                }
+            };
+            // Keep going after a sink error so that state stays consistent; the
+            // first error is reported.
+            let written = self.write_exchanges(id);
+            if result.is_ok() {
+                result = written;
+            }
+            if ended {
+                self.streams.remove(&id);
+            }
+        }
+        result
+    }
+
+    fn write_exchanges(&mut self, id: SocketId) -> Result<(), PipelineError> {
+        let exchanges = std::mem::take(&mut self.exchanges);
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Ok(());
+        };
+        let ctx = FlowContext {
+            socket: &stream.info,
+            containers: &self.containers,
+            clock: &self.clock,
+        };
+        let mut result = Ok(());
+        for exchange in exchanges {
+            let flow = Flow::new(&ctx, exchange, stream.exchanges);
+            stream.exchanges += 1;
+            match self.sink.write(&flow) {
+                Ok(()) => self.summary.flows_written += 1,
+                Err(e) if result.is_ok() => result = Err(e.into()),
+                Err(_) => {}
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::bytes::Bytes;
+    use crate::event::{Connect, Data, Getsockname, Syscall, Task};
+
+    const REQUESTS: &[u8] = b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
+    const RESPONSES: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nAHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+
+    fn task() -> Task {
+        Task {
+            pid: 9,
+            tid: 9,
+            comm: "curl".into(),
+            cgroup: 0,
+        }
+    }
+
+    /// A client connection whose bytes come in pieces cut at `cuts` (fractions).
+    fn events(cuts: &[u16]) -> Vec<Event> {
+        let mut ts = 1;
+        let mut next = || {
+            ts += 1_000;
+            ts
+        };
+        let mut out = vec![Event::Connect(Connect {
+            ts: next(),
+            task: task(),
+            fd: 3,
+            peer: Some("10.0.0.1:80".parse().unwrap()),
+            result: 0,
+            sock: None,
+        })];
+        let mut cuts = cuts.iter().cycle();
+        for (syscall, bytes) in [(Syscall::Write, REQUESTS), (Syscall::Read, RESPONSES)] {
+            let mut pos = 0;
+            while (pos as usize) < bytes.len() {
+                let rest = &bytes[pos as usize..];
+                let n = 1 + usize::from(*cuts.next().unwrap_or(&0)) % rest.len();
+                out.push(Event::Data(Data {
+                    ts: next(),
+                    task: task(),
+                    fd: 3,
+                    syscall,
+                    pos,
+                    count: n as u64,
+                    payload: Bytes(rest[..n].to_vec()),
+                    truncated: false,
+                }));
+                pos += n as u64;
+            }
+        }
+        // Go-style: getsockname only after the data.
+        out.push(Event::Getsockname(Getsockname {
+            ts: next(),
+            task: task(),
+            fd: 3,
+            local: "10.0.0.2:4000".parse().unwrap(),
+        }));
+        out
+    }
+
+    /// The flows, without the times that differ between splits.
+    fn flows(events: Vec<Event>) -> Vec<serde_json::Value> {
+        let mut written: Vec<Flow> = Vec::new();
+        let mut p = Pipeline::new(Config::default(), &mut written);
+        for e in events {
+            p.handle(e).unwrap();
+        }
+        let summary = p.finish().unwrap();
+        assert_eq!(summary.flows_written, written.len() as u64);
+        written
+            .iter()
+            .map(|f| {
+                let mut v = serde_json::to_value(f).unwrap();
+                v["request"]["time"] = serde_json::Value::Null;
+                v["duration_us"] = serde_json::Value::Null;
+                if v["response"].is_object() {
+                    v["response"]["time"] = serde_json::Value::Null;
+                }
+                v
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_request_is_written_and_the_unanswered_one_says_why() {
+        let got = flows(events(&[u16::MAX]));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0]["response"]["body"]["text"], "A");
+        assert_eq!(got[1]["request"]["body"]["text"], "abc");
+        assert_eq!(got[2]["response"], serde_json::Value::Null);
+        assert_eq!(got[2]["incomplete"], "capture ended");
+        assert_eq!(got[0]["address_source"]["src"], "getsockname");
+        assert_eq!(got[0]["src"]["port"], 4000);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_split_of_the_byte_streams_gives_the_same_flows(cuts in proptest::collection::vec(any::<u16>(), 1..20)) {
+            prop_assert_eq!(flows(events(&cuts)), flows(events(&[u16::MAX])));
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Per-socket state keyed by (pid, fd) and a generation. It completes each
+//! socket's addresses from accept/connect/getsockname (falling back to the
+//! kernel's view), holds data back until then, and releases it in order, within
+//! bounds on time, bytes and socket count. Deadlines run on event time only.
+
+mod socket;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use crate::containers::ContainerMap;
+use crate::event::{
+    Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, SockAddrs,
+    Task,
+};
+use crate::flow::Observer;
+
+pub use socket::{Address, AddressSource, SocketId, SocketInfo};
+use socket::{HeldData, Socket};
+
+/// Limits on what is held and tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long data may wait for a socket's addresses, from the first held event.
+    pub hold_for: Nanos,
+    /// Captured bytes held back across all sockets; over it the oldest are released.
+    pub max_held_bytes: usize,
+    /// Sockets tracked at once; over it the least recently active is dropped.
+    pub max_sockets: usize,
+    /// A socket with no events for this long is dropped.
+    pub idle_after: Nanos,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hold_for: 1_000_000_000,
+            max_held_bytes: 8 << 20,
+            max_sockets: 65_536,
+            idle_after: 300 * 1_000_000_000,
+        }
+    }
+}
+
+/// Why a socket's story ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Closed,
+    /// A new accept/connect/socket event took its (pid, fd) without a close seen.
+    Replaced,
+    AgedOut,
+    Evicted,
+    CaptureEnded,
+}
+
+impl EndReason {
+    /// Said of a request that never got its response.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::Closed => "connection closed before the response",
+            EndReason::Replaced => "socket replaced before the response",
+            EndReason::AgedOut => "socket idle too long",
+            EndReason::Evicted => "too many sockets tracked",
+            EndReason::CaptureEnded => "capture ended",
+        }
+    }
+}
+
+/// What sockets hand on, in order. `Open` comes once, before the socket's first
+/// `Data` or `Gap`; `End` comes last, and only for a socket that was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released {
+    Open(SocketInfo),
+    Data {
+        id: SocketId,
+        direction: Direction,
+        ts: Nanos,
+        payload: Vec<u8>,
+        /// Bytes the syscall moved past the captured payload.
+        uncaptured: u64,
+    },
+    /// Bytes lost before the next data in `direction`.
+    Gap {
+        id: SocketId,
+        direction: Direction,
+        lost: u64,
+    },
+    End {
+        id: SocketId,
+        ts: Nanos,
+        reason: EndReason,
+    },
+}
+
+/// What is held back right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauge {
+    pub sockets: usize,
+    pub holding_sockets: usize,
+    pub held_bytes: usize,
+}
+
+type Key = (u32, i32);
+
+#[derive(Debug, Default)]
+pub struct Sockets {
+    limits: Limits,
+    sockets: HashMap<Key, Socket>,
+    /// (deadline, generation, key) of sockets holding data.
+    deadlines: BTreeSet<(Nanos, u64, Key)>,
+    held_bytes: usize,
+    generations: u64,
+    now: Nanos,
+    last_sweep: Nanos,
+}
+
+impl Sockets {
+    pub fn new(limits: Limits) -> Self {
+        Sockets {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    pub fn gauge(&self) -> Gauge {
+        Gauge {
+            sockets: self.sockets.len(),
+            holding_sockets: self.sockets.values().filter(|s| !s.held.is_empty()).count(),
+            held_bytes: self.held_bytes,
+        }
+    }
+
+    /// Applies one socket event (others are ignored), after the deadlines up to its time.
+    pub fn handle(&mut self, event: &Event, containers: &ContainerMap, out: &mut Vec<Released>) {
+        self.advance_time(event.ts(), out);
+        match event {
+            Event::Accept(e) => self.accept(e, out),
+            Event::Connect(e) => self.connect(e, containers, out),
+            Event::Getsockname(e) => self.getsockname(e, out),
+            Event::Socket(e) => self.existing(e, out),
+            Event::Data(e) => self.data(e, out),
+            Event::Close(e) => self.close(e, out),
+            Event::Clock { .. } | Event::Container(_) | Event::Loss { .. } => {}
+        }
+    }
+
+    /// Applies deadlines and idle ageing up to `now` (event time, CLOCK_MONOTONIC).
+    pub fn advance_time(&mut self, now: Nanos, out: &mut Vec<Released>) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        while let Some(&(deadline, generation, key)) = self.deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            if let Some(s) = self.sockets.get_mut(&key) {
+                if s.info.id.generation == generation {
+                    Self::release(s, &mut self.held_bytes, out);
+                }
+            }
+        }
+        if now.saturating_sub(self.last_sweep) >= 1_000_000_000 {
+            self.last_sweep = now;
+            let idle_after = self.limits.idle_after;
+            let mut idle: Vec<(Nanos, u64, Key)> = self
+                .sockets
+                .iter()
+                .filter(|(_, s)| now.saturating_sub(s.last_active) >= idle_after)
+                .map(|(k, s)| (s.last_active, s.info.id.generation, *k))
+                .collect();
+            idle.sort_unstable();
+            for (_, _, key) in idle {
+                self.end(key, EndReason::AgedOut, out);
+            }
+        }
+    }
+
+    /// Releases and ends every socket, oldest first. Returns how many were still
+    /// holding data back.
+    pub fn finish(&mut self, out: &mut Vec<Released>) -> usize {
+        let holding = self.gauge().holding_sockets;
+        let mut all: Vec<(u64, Key)> = self
+            .sockets
+            .iter()
+            .map(|(k, s)| (s.info.id.generation, *k))
+            .collect();
+        all.sort_unstable();
+        for (_, key) in all {
+            self.end(key, EndReason::CaptureEnded, out);
+        }
+        holding
+    }
+
+    fn accept(&mut self, e: &Accept, out: &mut Vec<Released>) {
+        let peer = e
+            .peer
+            .map(|p| Address::from_socket_addr(p, AddressSource::Accept));
+        let s = self.open(
+            e.ts,
+            &e.task,
+            e.fd,
+            Some(Observer::Server),
+            e.sock.unwrap_or_default(),
+            out,
+        );
+        s.info.peer = peer.unwrap_or_default();
+    }
+
+    fn connect(&mut self, e: &Connect, containers: &ContainerMap, out: &mut Vec<Released>) {
+        if !e.is_pending_or_ok() {
+            return;
+        }
+        let container_ip = containers.by_cgroup(e.task.cgroup).and_then(|c| {
+            let v4 = e.peer.map_or(true, |p| p.is_ipv4());
+            c.ips.iter().copied().find(|ip: &IpAddr| ip.is_ipv4() == v4)
+        });
+        let s = self.open(
+            e.ts,
+            &e.task,
+            e.fd,
+            Some(Observer::Client),
+            e.sock.unwrap_or_default(),
+            out,
+        );
+        s.info.peer = e
+            .peer
+            .map(|p| Address::from_socket_addr(p, AddressSource::Connect))
+            .unwrap_or_default();
+        s.container_ip = container_ip;
+    }
+
+    fn existing(&mut self, e: &ExistingSocket, out: &mut Vec<Released>) {
+        let s = self.open(e.ts, &e.task, e.fd, None, e.sock, out);
+        s.fill_fallback();
+    }
+
+    fn getsockname(&mut self, e: &Getsockname, out: &mut Vec<Released>) {
+        let Some(s) = self.sockets.get_mut(&(e.task.pid, e.fd)) else {
+            return;
+        };
+        if s.released {
+            return;
+        }
+        s.last_active = e.ts;
+        s.info.local = Address::from_socket_addr(e.local, AddressSource::Getsockname);
+        if s.is_ready() {
+            Self::release(s, &mut self.held_bytes, out);
+        }
+    }
+
+    fn data(&mut self, e: &Data, out: &mut Vec<Released>) {
+        let key = (e.task.pid, e.fd);
+        if !self.sockets.contains_key(&key) {
+            // Its introducing event was lost: nothing will complete it.
+            self.open(e.ts, &e.task, e.fd, None, SockAddrs::default(), out);
+        }
+        let Some(s) = self.sockets.get_mut(&key) else {
+            return;
+        };
+        s.last_active = e.ts;
+        let captured = e
+            .payload
+            .len()
+            .min(usize::try_from(e.count).unwrap_or(usize::MAX));
+        let held = HeldData {
+            ts: e.ts,
+            direction: e.direction(),
+            pos: e.pos,
+            count: e.count,
+            payload: e.payload.as_slice()[..captured].to_vec(),
+        };
+        if s.released {
+            Self::emit(s, held, out);
+            return;
+        }
+        s.held_bytes += held.payload.len();
+        self.held_bytes += held.payload.len();
+        s.held.push_back(held);
+        if s.held_since.is_none() {
+            s.held_since = Some(e.ts);
+            let deadline = e.ts.saturating_add(self.limits.hold_for);
+            self.deadlines.insert((deadline, s.info.id.generation, key));
+        }
+        if s.is_ready() {
+            Self::release(s, &mut self.held_bytes, out);
+        }
+        self.enforce_held_cap(out);
+    }
+
+    fn close(&mut self, e: &Close, out: &mut Vec<Released>) {
+        self.end((e.task.pid, e.fd), EndReason::Closed, out);
+    }
+
+    /// Starts a new generation on (pid, fd), ending whatever was there.
+    fn open(
+        &mut self,
+        ts: Nanos,
+        task: &Task,
+        fd: i32,
+        role: Option<Observer>,
+        kernel: SockAddrs,
+        out: &mut Vec<Released>,
+    ) -> &mut Socket {
+        let key = (task.pid, fd);
+        if self.sockets.contains_key(&key) {
+            self.end(key, EndReason::Replaced, out);
+        } else if self.sockets.len() >= self.limits.max_sockets {
+            let oldest = self
+                .sockets
+                .iter()
+                .map(|(k, s)| (s.last_active, s.info.id.generation, *k))
+                .min();
+            if let Some((_, _, k)) = oldest {
+                self.end(k, EndReason::Evicted, out);
+            }
+        }
+        self.generations += 1;
+        let info = SocketInfo {
+            id: SocketId {
+                pid: task.pid,
+                fd,
+                generation: self.generations,
+            },
+            task: task.clone(),
+            role,
+            local: Address::default(),
+            peer: Address::default(),
+        };
+        self.sockets
+            .entry(key)
+            .insert(Socket::new(info, kernel, ts))
+            .into_mut()
+    }
+
+    fn end(&mut self, key: Key, reason: EndReason, out: &mut Vec<Released>) {
+        let Some(mut s) = self.sockets.remove(&key) else {
+            return;
+        };
+        if !s.released && s.held.is_empty() {
+            // Never carried data: nothing downstream knows of it.
+            return;
+        }
+        Self::release(&mut s, &mut self.held_bytes, out);
+        out.push(Released::End {
+            id: s.info.id,
+            ts: s.last_active.max(self.now),
+            reason,
+        });
+    }
+
+    fn enforce_held_cap(&mut self, out: &mut Vec<Released>) {
+        while self.held_bytes > self.limits.max_held_bytes {
+            let oldest = self
+                .sockets
+                .iter()
+                .filter_map(|(k, s)| s.held_since.map(|t| (t, s.info.id.generation, *k)))
+                .min();
+            let Some((_, _, key)) = oldest else {
+                return;
+            };
+            if let Some(s) = self.sockets.get_mut(&key) {
+                Self::release(s, &mut self.held_bytes, out);
+            }
+        }
+    }
+
+    /// Makes the socket's addresses final and lets its held data go, in order.
+    fn release(s: &mut Socket, held_total: &mut usize, out: &mut Vec<Released>) {
+        if s.released {
+            return;
+        }
+        s.fill_fallback();
+        s.released = true;
+        out.push(Released::Open(s.info.clone()));
+        *held_total -= s.held_bytes;
+        s.held_bytes = 0;
+        s.held_since = None;
+        while let Some(d) = s.held.pop_front() {
+            Self::emit(s, d, out);
+        }
+    }
+
+    fn emit(s: &mut Socket, d: HeldData, out: &mut Vec<Released>) {
+        let id = s.info.id;
+        let next = &mut s.next_pos[d.direction.index()];
+        if let Some(expected) = *next {
+            if d.pos != expected {
+                out.push(Released::Gap {
+                    id,
+                    direction: d.direction,
+                    lost: d.pos.abs_diff(expected),
+                });
+            }
+        }
+        *next = Some(d.pos.saturating_add(d.count));
+        let uncaptured = d.count.saturating_sub(d.payload.len() as u64);
+        out.push(Released::Data {
+            id,
+            direction: d.direction,
+            ts: d.ts,
+            payload: d.payload,
+            uncaptured,
+        });
+    }
+}

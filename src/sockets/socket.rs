@@ -1,0 +1,138 @@
+//! One socket's state: who the observer is, its two addresses and where each came
+//! from, and the data held back until those addresses are complete.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use crate::event::{Direction, Nanos, SockAddrs, Task};
+use crate::flow::Observer;
+
+/// Which observation gave an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressSource {
+    /// The peer address `accept` wrote back.
+    Accept,
+    /// The destination passed to `connect`.
+    Connect,
+    Getsockname,
+    /// The observing process's container IP (no port).
+    Container,
+    /// Read from the kernel's `struct sock`.
+    Kernel,
+}
+
+/// One end of a socket, as far as it is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Address {
+    pub ip: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub source: Option<AddressSource>,
+}
+
+impl Address {
+    pub fn from_socket_addr(addr: SocketAddr, source: AddressSource) -> Self {
+        Address {
+            ip: Some(addr.ip()),
+            port: Some(addr.port()),
+            source: Some(source),
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.ip.is_some() && self.port.is_some()
+    }
+}
+
+/// A socket's identity: a reused fd gets a new generation, so state never leaks
+/// from a closed connection into the next one on the same fd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId {
+    pub pid: u32,
+    pub fd: i32,
+    pub generation: u64,
+}
+
+/// What the rest of the pipeline knows about a socket once it is released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketInfo {
+    pub id: SocketId,
+    /// The task whose syscall introduced the socket.
+    pub task: Task,
+    /// Known from accept (server) or connect (client); None for a socket first seen
+    /// at a data syscall.
+    pub role: Option<Observer>,
+    pub local: Address,
+    pub peer: Address,
+}
+
+/// Bytes moved by one data event, waiting for the socket's addresses.
+#[derive(Debug)]
+pub(super) struct HeldData {
+    pub ts: Nanos,
+    pub direction: Direction,
+    pub pos: u64,
+    pub count: u64,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub(super) struct Socket {
+    pub info: SocketInfo,
+    /// The kernel's view, used to fill what syscalls did not tell.
+    pub kernel: SockAddrs,
+    /// The observer's container IP, for the local side of an outgoing connection.
+    pub container_ip: Option<IpAddr>,
+    /// Addresses are final and data flows straight through.
+    pub released: bool,
+    pub held: VecDeque<HeldData>,
+    pub held_bytes: usize,
+    pub held_since: Option<Nanos>,
+    /// Next expected byte position per direction.
+    pub next_pos: [Option<u64>; 2],
+    pub last_active: Nanos,
+}
+
+impl Socket {
+    pub fn new(info: SocketInfo, kernel: SockAddrs, ts: Nanos) -> Self {
+        Socket {
+            info,
+            kernel,
+            container_ip: None,
+            released: false,
+            held: VecDeque::new(),
+            held_bytes: 0,
+            held_since: None,
+            next_pos: [None, None],
+            last_active: ts,
+        }
+    }
+
+    /// Whether nothing more is worth waiting for. A socket whose role is unknown
+    /// was introduced by the kernel's view alone: no syscall will add to it.
+    pub fn is_ready(&self) -> bool {
+        self.info.role.is_none() || (self.info.local.is_complete() && self.info.peer.is_complete())
+    }
+
+    /// Fills missing ends: the kernel's view first, then the container IP.
+    pub fn fill_fallback(&mut self) {
+        if !self.info.local.is_complete() {
+            if let Some(local) = self.kernel.local {
+                self.info.local = Address::from_socket_addr(local, AddressSource::Kernel);
+            } else if let (None, Some(ip)) = (self.info.local.ip, self.container_ip) {
+                self.info.local = Address {
+                    ip: Some(ip),
+                    port: None,
+                    source: Some(AddressSource::Container),
+                };
+            }
+        }
+        if !self.info.peer.is_complete() {
+            if let Some(peer) = self.kernel.peer {
+                self.info.peer = Address::from_socket_addr(peer, AddressSource::Kernel);
+            }
+        }
+    }
+}

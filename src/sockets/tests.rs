@@ -1,0 +1,283 @@
+//! Socket state: hold-back and release, fallbacks, generations, gaps, bounds, and
+//! independence from when time is advanced.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::bytes::Bytes;
+use crate::event::{Syscall, Task};
+
+const S: Nanos = 1_000_000_000;
+
+fn task(pid: u32) -> Task {
+    Task {
+        pid,
+        tid: pid,
+        comm: "srv".into(),
+        cgroup: 0,
+    }
+}
+
+fn accept(ts: Nanos, fd: i32, kernel: bool) -> Event {
+    Event::Accept(Accept {
+        ts,
+        task: task(1),
+        fd,
+        peer: Some("10.0.0.2:5000".parse().unwrap()),
+        sock: kernel.then(|| SockAddrs {
+            local: Some("10.0.0.1:80".parse().unwrap()),
+            peer: Some("10.0.0.2:5000".parse().unwrap()),
+        }),
+    })
+}
+
+fn getsockname(ts: Nanos, fd: i32) -> Event {
+    Event::Getsockname(Getsockname {
+        ts,
+        task: task(1),
+        fd,
+        local: "10.0.0.1:80".parse().unwrap(),
+    })
+}
+
+fn data(ts: Nanos, fd: i32, pos: u64, payload: &[u8]) -> Event {
+    Event::Data(Data {
+        ts,
+        task: task(1),
+        fd,
+        syscall: Syscall::Read,
+        pos,
+        count: payload.len() as u64,
+        payload: Bytes(payload.to_vec()),
+        truncated: false,
+    })
+}
+
+fn close(ts: Nanos, fd: i32) -> Event {
+    Event::Close(Close {
+        ts,
+        task: task(1),
+        fd,
+    })
+}
+
+fn run(sockets: &mut Sockets, events: &[Event]) -> Vec<Released> {
+    let containers = ContainerMap::new();
+    let mut out = Vec::new();
+    for e in events {
+        sockets.handle(e, &containers, &mut out);
+    }
+    out
+}
+
+fn payloads(out: &[Released]) -> Vec<Vec<u8>> {
+    out.iter()
+        .filter_map(|r| match r {
+            Released::Data { payload, .. } => Some(payload.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn data_waits_for_getsockname_then_goes_in_order() {
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            data(2, 5, 0, b"ab"),
+            data(3, 5, 2, b"cd"),
+        ],
+    );
+    assert!(out.is_empty(), "held until the local address is known");
+    assert_eq!(sockets.gauge().held_bytes, 4);
+    let out = run(&mut sockets, &[getsockname(4, 5)]);
+    let Released::Open(info) = &out[0] else {
+        panic!("Open comes first: {out:?}")
+    };
+    assert_eq!(info.local.source, Some(AddressSource::Getsockname));
+    assert_eq!(info.peer.source, Some(AddressSource::Accept));
+    assert_eq!(payloads(&out), vec![b"ab".to_vec(), b"cd".to_vec()]);
+    assert_eq!(sockets.gauge().held_bytes, 0);
+}
+
+#[test]
+fn deadline_releases_with_the_kernel_view() {
+    let mut sockets = Sockets::new(Limits::default());
+    let mut out = run(&mut sockets, &[accept(1, 5, true), data(2, 5, 0, b"ab")]);
+    sockets.advance_time(2 + S - 1, &mut out);
+    assert!(out.is_empty());
+    sockets.advance_time(2 + S, &mut out);
+    let Released::Open(info) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(info.local.source, Some(AddressSource::Kernel));
+    assert_eq!(info.local.port, Some(80));
+}
+
+#[test]
+fn close_releases_and_nothing_known_stays_null() {
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[accept(1, 5, false), data(2, 5, 0, b"x"), close(3, 5)],
+    );
+    let Released::Open(info) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(info.local, Address::default());
+    assert!(matches!(
+        out.last(),
+        Some(Released::End {
+            reason: EndReason::Closed,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_reused_fd_is_a_new_generation() {
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            data(3, 5, 0, b"old"),
+            accept(4, 5, true),
+            getsockname(5, 5),
+            data(6, 5, 0, b"new"),
+        ],
+    );
+    let ids: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Released::Data { id, .. } => Some(id.generation),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, vec![1, 2]);
+    assert!(out.iter().any(
+        |r| matches!(r, Released::End { reason: EndReason::Replaced, id, .. } if id.generation == 1)
+    ));
+    assert!(
+        !out.iter().any(|r| matches!(r, Released::Gap { .. })),
+        "positions restart per generation"
+    );
+}
+
+#[test]
+fn a_position_jump_is_a_gap() {
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            data(3, 5, 0, b"ab"),
+            data(4, 5, 10, b"cd"),
+        ],
+    );
+    assert!(out
+        .iter()
+        .any(|r| matches!(r, Released::Gap { lost: 8, .. })));
+}
+
+#[test]
+fn held_bytes_are_capped_oldest_first() {
+    let limits = Limits {
+        max_held_bytes: 10,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            accept(2, 6, true),
+            data(3, 5, 0, b"123456"),
+            data(4, 6, 0, b"123456"),
+        ],
+    );
+    let opened: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Released::Open(i) => Some(i.id.fd),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened, vec![5]);
+    assert_eq!(sockets.gauge().held_bytes, 6);
+}
+
+#[test]
+fn idle_sockets_age_out_and_the_socket_count_is_bounded() {
+    let limits = Limits {
+        max_sockets: 2,
+        idle_after: 10 * S,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let out = run(
+        &mut sockets,
+        &[accept(1, 5, true), accept(2, 6, true), accept(3, 7, true)],
+    );
+    assert_eq!(sockets.gauge().sockets, 2);
+    assert!(out.is_empty(), "a socket never opened ends silently");
+    let mut out = run(&mut sockets, &[data(4, 7, 0, b"x")]);
+    sockets.advance_time(4 + 11 * S, &mut out);
+    assert_eq!(sockets.gauge().sockets, 0);
+    assert!(out.iter().any(|r| matches!(
+        r,
+        Released::End {
+            reason: EndReason::AgedOut,
+            ..
+        }
+    )));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Calling advance_time between events, with a time no later event precedes,
+    /// changes nothing.
+    #[test]
+    fn output_does_not_depend_on_when_time_is_advanced(
+        gaps in proptest::collection::vec(0u64..(3 * S), 8),
+        ticks in proptest::collection::vec(any::<bool>(), 8),
+    ) {
+        let mut ts = 0;
+        let mut at = |i: usize| { ts += gaps[i] + 1; ts };
+        let events = vec![
+            accept(at(0), 5, true),
+            data(at(1), 5, 0, b"GET / HTTP/1.1\r\n"),
+            accept(at(2), 6, true),
+            data(at(3), 6, 0, b"x"),
+            getsockname(at(4), 5),
+            data(at(5), 5, 16, b"\r\n"),
+            close(at(6), 6),
+            data(at(7), 5, 18, b"more"),
+        ];
+        let plain = {
+            let mut s = Sockets::new(Limits::default());
+            let mut out = run(&mut s, &events);
+            s.finish(&mut out);
+            out
+        };
+        let ticked = {
+            let mut s = Sockets::new(Limits::default());
+            let containers = ContainerMap::new();
+            let mut out = Vec::new();
+            for (i, e) in events.iter().enumerate() {
+                if ticks[i] {
+                    s.advance_time(e.ts() - 1, &mut out);
+                }
+                s.handle(e, &containers, &mut out);
+            }
+            s.finish(&mut out);
+            out
+        };
+        prop_assert_eq!(plain, ticked);
+    }
+}

@@ -1,0 +1,184 @@
+//! Live flows (root): `flowtap capture -o` around real loopback clients and
+//! servers, checked field by field, and replay of the trace recorded alongside
+//! must give the same flows.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{flowtap_bin, privileged, Harness, LiveCapture};
+
+struct LiveRun {
+    result: Value,
+    flows: Vec<Value>,
+    replayed: Vec<Value>,
+}
+
+fn read_flows(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("read flows")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("flow is not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Captures a harness scenario to flows and a trace, then replays the trace.
+fn live(scenario: &str) -> LiveRun {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (flows, trace, replayed) = (
+        dir.path().join("flows.jsonl"),
+        dir.path().join("t.jsonl"),
+        dir.path().join("replayed.jsonl"),
+    );
+    let harness = Harness::start(scenario, &[]);
+    let pid = harness.pid().to_string();
+    let live = LiveCapture::start(&[
+        "capture",
+        "--pid",
+        &pid,
+        "-o",
+        flows.to_str().expect("utf-8"),
+        "--record",
+        trace.to_str().expect("utf-8"),
+    ]);
+    let result = harness.go();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    let summary = stderr.lines().last().unwrap_or_default();
+    assert!(
+        summary.contains("flows written") && summary.contains("0 events lost"),
+        "{stderr}"
+    );
+
+    let out = Command::new(flowtap_bin())
+        .arg("replay")
+        .arg(&trace)
+        .arg("-o")
+        .arg(&replayed)
+        .output()
+        .expect("run replay");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    LiveRun {
+        result,
+        flows: read_flows(&flows),
+        replayed: read_flows(&replayed),
+    }
+}
+
+fn without_ids(flows: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = flows
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.as_object_mut().expect("a flow is an object").remove("id");
+            f.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn by_observer<'a>(flows: &'a [Value], observer: &str) -> Vec<&'a Value> {
+    flows.iter().filter(|f| f["observer"] == observer).collect()
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn curl_against_a_python_server() {
+    let run = live("curl");
+    let body = String::from_utf8(
+        std::fs::read(run.result["body_file"].as_str().expect("body_file")).expect("body"),
+    )
+    .expect("the body is text");
+    let client_port = run.result["client_port"].as_u64().expect("client port");
+    let server_port = run.result["server_port"].as_u64().expect("server port");
+    assert_eq!(
+        run.flows.len(),
+        2,
+        "one flow per observer: {:#?}",
+        run.flows
+    );
+    for (observer, comm) in [("client", "curl"), ("server", "python3")] {
+        let f = by_observer(&run.flows, observer);
+        assert_eq!(f.len(), 1, "{observer}");
+        let f = f[0];
+        assert_eq!(f["process"]["comm"], comm);
+        assert_eq!(f["request"]["method"], "POST");
+        assert_eq!(f["request"]["target"], "/echo");
+        assert_eq!(f["request"]["body"]["text"], body.as_str());
+        assert_eq!(f["request"]["body"]["size"], body.len());
+        assert_eq!(f["response"]["status"], 200);
+        assert_eq!(f["response"]["body"]["text"], format!("echo:{body}"));
+        assert_eq!(f["src"]["ip"], "127.0.0.1");
+        assert_eq!(f["src"]["port"], client_port);
+        assert_eq!(f["dst"]["ip"], "127.0.0.1");
+        assert_eq!(f["dst"]["port"], server_port);
+        assert!(f["incomplete"].is_null());
+        assert!(f["duration_us"].as_u64().is_some());
+    }
+    // curl calls getsockname after connect; http.server after accept4.
+    assert_eq!(
+        by_observer(&run.flows, "client")[0]["address_source"]["src"],
+        "getsockname"
+    );
+    assert_eq!(
+        by_observer(&run.flows, "server")[0]["address_source"]["dst"],
+        "getsockname"
+    );
+    assert_eq!(
+        without_ids(&run.replayed),
+        without_ids(&run.flows),
+        "replay equals the live run"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn keep_alive_series_pairs_in_order() {
+    let run = live("keepalive");
+    let expected = [
+        ("GET", "/items", 200),
+        ("POST", "/items", 200),
+        ("PUT", "/items/1", 201),
+        ("GET", "/missing", 404),
+        ("DELETE", "/items/1", 204),
+    ];
+    for observer in ["client", "server"] {
+        let flows = by_observer(&run.flows, observer);
+        let got: Vec<(String, String, u64)> = flows
+            .iter()
+            .map(|f| {
+                (
+                    f["request"]["method"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    f["request"]["target"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    f["response"]["status"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want: Vec<_> = expected
+            .iter()
+            .map(|(m, t, s)| (m.to_string(), t.to_string(), *s))
+            .collect();
+        assert_eq!(got, want, "{observer} flows");
+        let ports: std::collections::HashSet<_> =
+            flows.iter().map(|f| f["src"]["port"].clone()).collect();
+        assert_eq!(ports.len(), 1, "one connection for the whole series");
+    }
+    assert_eq!(
+        without_ids(&run.replayed),
+        without_ids(&run.flows),
+        "replay equals the live run"
+    );
+}
