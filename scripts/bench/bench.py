@@ -226,8 +226,10 @@ class Capturer:
         raise RuntimeError(f"{self.name} did not get ready: {self.err_path.read_text()[-2000:]}")
 
     def stop(self) -> tuple[float, float, str]:
-        """SIGINT, wait; returns (CPU seconds since ready, peak RSS MiB, stderr)."""
+        """Lets the capturer drain, SIGINT, wait; returns (CPU seconds from ready
+        to drained, so neither start-up nor teardown counts; peak RSS MiB; stderr)."""
         assert self.proc is not None
+        cpu = drained_cpu(self.proc.pid) - self.cpu_at_ready
         self.proc.send_signal(signal.SIGINT)
         _, status, ru = os.wait4(self.proc.pid, 0)
         self.proc.returncode = os.waitstatus_to_exitcode(status)
@@ -236,7 +238,6 @@ class Capturer:
         if self.proc.returncode not in (0, -signal.SIGINT):
             raise RuntimeError(f"{self.name} exited {self.proc.returncode}: {text[-2000:]}")
         self.proc = None
-        cpu = ru.ru_utime + ru.ru_stime - self.cpu_at_ready
         return cpu, ru.ru_maxrss / 1024, text
 
     def kill(self) -> None:
@@ -275,6 +276,19 @@ def proc_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # utime and stime are fields 14 and 15; the split starts at field 3.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def drained_cpu(pid: int) -> float:
+    """The process's CPU seconds once it has stopped using CPU: the load is over,
+    and what the capturer still had queued has been processed."""
+    last = proc_cpu(pid)
+    for _ in range(100):
+        time.sleep(0.2)
+        now = proc_cpu(pid)
+        if now - last <= 0.01:  # one clock tick: idle polling
+            return now
+        last = now
+    return last
 
 
 def proc_status_kib(pid: int, key: str) -> int:
