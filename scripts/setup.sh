@@ -18,7 +18,7 @@ PACKAGES=(
   clang llvm libelf-dev zlib1g-dev pkg-config make
   bpftool
   docker.io docker-compose
-  iproute2 curl python3 nginx golang-go busybox
+  iproute2 curl python3 nodejs nginx golang-go busybox
   wrk tcpdump
 )
 

@@ -3,6 +3,16 @@
 //! exactly as the live run did; the Docker side that produces those events lives
 //! beside it.
 
+pub mod cgroup;
+mod cgroup_dirs;
+mod docker;
 mod map;
+mod selector;
+mod tracker;
+mod watch;
 
+pub use cgroup::CgroupRoot;
+pub use docker::{Docker, DockerError, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL};
 pub use map::ContainerMap;
+pub use selector::Selector;
+pub use watch::{watch, RETRY};

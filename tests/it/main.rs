@@ -6,6 +6,8 @@
 
 mod capture;
 mod corpus;
+mod demo;
+mod docker;
 mod fixtures;
 mod flows;
 mod scenarios;

@@ -1,0 +1,222 @@
+//! What the watcher has already told about each container, so that every sighting
+//! (a listing, a Docker event, a new cgroup directory) becomes the right
+//! [`ContainerAction`], or nothing when it says nothing new. Pure; no I/O.
+
+use std::collections::HashMap;
+
+use crate::event::{ContainerAction, ContainerInfo};
+
+/// A change to announce: what happened, and the container as now known.
+pub type Change = (ContainerAction, ContainerInfo);
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    known: HashMap<String, ContainerInfo>,
+}
+
+impl Tracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_known(&self, id: &str) -> bool {
+        self.known.contains_key(id)
+    }
+
+    /// Brings the tracker in line with a full listing of the running containers.
+    /// On the first listing every container is `Seen`; after a reconnect, the new
+    /// ones `Start`, changed ones `Update` and the missing ones `Die`.
+    pub fn reconcile(&mut self, running: Vec<ContainerInfo>, first: bool) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let listed: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
+        let mut gone: Vec<String> = self
+            .known
+            .keys()
+            .filter(|id| !listed.contains(id))
+            .cloned()
+            .collect();
+        gone.sort();
+        for id in gone {
+            changes.extend(self.died(&id));
+        }
+        let new_action = if first {
+            ContainerAction::Seen
+        } else {
+            ContainerAction::Start
+        };
+        for info in running {
+            changes.extend(self.sight(info, new_action));
+        }
+        changes
+    }
+
+    /// A container is there: its cgroup appeared, Docker said `start`, or its
+    /// networks changed. A new one `Start`s; a known one that changed is an `Update`.
+    pub fn sighted(&mut self, info: ContainerInfo) -> Option<Change> {
+        self.sight(info, ContainerAction::Start)
+    }
+
+    /// A container stopped. Nothing to say about one never announced.
+    pub fn died(&mut self, id: &str) -> Option<Change> {
+        self.known
+            .remove(id)
+            .map(|info| (ContainerAction::Die, info))
+    }
+
+    fn sight(&mut self, info: ContainerInfo, new_action: ContainerAction) -> Option<Change> {
+        match self.known.get_mut(&info.id) {
+            None => {
+                self.known.insert(info.id.clone(), info.clone());
+                Some((new_action, info))
+            }
+            Some(old) => {
+                let merged = merge(old, info);
+                if *old == merged {
+                    return None;
+                }
+                *old = merged.clone();
+                Some((ContainerAction::Update, merged))
+            }
+        }
+    }
+}
+
+/// A newer sighting that lacks something an older one had (an early cgroup-directory
+/// sighting has no PID yet; a later inspect may race a dying process and miss the
+/// cgroup) keeps the older value rather than forgetting it.
+fn merge(old: &ContainerInfo, new: ContainerInfo) -> ContainerInfo {
+    ContainerInfo {
+        cgroup_id: new.cgroup_id.or(old.cgroup_id),
+        pid: new.pid.or(old.pid),
+        compose_project: new.compose_project.or_else(|| old.compose_project.clone()),
+        compose_service: new.compose_service.or_else(|| old.compose_service.clone()),
+        ..new
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str, ip: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: format!("demo_{id}_1"),
+            compose_project: Some("demo".into()),
+            compose_service: Some(id.into()),
+            cgroup_id: Some(100),
+            ips: vec![ip.parse().unwrap()],
+            pid: Some(10),
+        }
+    }
+
+    fn actions(changes: &[Change]) -> Vec<(ContainerAction, &str)> {
+        changes.iter().map(|(a, c)| (*a, c.id.as_str())).collect()
+    }
+
+    #[test]
+    fn the_first_listing_is_seen() {
+        let mut t = Tracker::new();
+        let changes = t.reconcile(vec![info("api", "10.0.0.2"), info("web", "10.0.0.3")], true);
+        assert_eq!(
+            actions(&changes),
+            vec![
+                (ContainerAction::Seen, "api"),
+                (ContainerAction::Seen, "web")
+            ]
+        );
+        assert!(t.is_known("api"));
+    }
+
+    #[test]
+    fn a_relisting_after_reconnect_emits_only_the_differences() {
+        let mut t = Tracker::new();
+        t.reconcile(vec![info("api", "10.0.0.2"), info("old", "10.0.0.4")], true);
+        let changes = t.reconcile(
+            vec![
+                info("api", "10.0.0.2"),
+                info("new", "10.0.0.5"),
+                info("old", "10.0.0.9"),
+            ],
+            false,
+        );
+        assert_eq!(
+            actions(&changes),
+            vec![
+                (ContainerAction::Start, "new"),
+                (ContainerAction::Update, "old")
+            ]
+        );
+        let changes = t.reconcile(vec![info("api", "10.0.0.2")], false);
+        assert_eq!(
+            actions(&changes),
+            vec![(ContainerAction::Die, "new"), (ContainerAction::Die, "old")]
+        );
+    }
+
+    #[test]
+    fn start_then_the_same_again_says_nothing() {
+        let mut t = Tracker::new();
+        assert_eq!(
+            t.sighted(info("api", "10.0.0.2")).map(|c| c.0),
+            Some(ContainerAction::Start)
+        );
+        assert_eq!(t.sighted(info("api", "10.0.0.2")), None);
+    }
+
+    #[test]
+    fn a_start_after_an_early_sighting_is_an_update_that_keeps_the_cgroup() {
+        let mut t = Tracker::new();
+        let early = ContainerInfo {
+            ips: vec![],
+            pid: None,
+            ..info("api", "10.0.0.2")
+        };
+        assert_eq!(t.sighted(early).map(|c| c.0), Some(ContainerAction::Start));
+        let later = ContainerInfo {
+            cgroup_id: None,
+            ..info("api", "10.0.0.2")
+        };
+        let (action, merged) = t.sighted(later).unwrap();
+        assert_eq!(action, ContainerAction::Update);
+        assert_eq!(merged.cgroup_id, Some(100));
+        assert_eq!(merged.pid, Some(10));
+        assert_eq!(
+            merged.ips,
+            vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn a_network_change_is_an_update() {
+        let mut t = Tracker::new();
+        t.sighted(info("api", "10.0.0.2"));
+        let (action, c) = t.sighted(info("api", "10.0.0.7")).unwrap();
+        assert_eq!(action, ContainerAction::Update);
+        assert_eq!(c.ips, vec!["10.0.0.7".parse::<std::net::IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn die_forgets_and_only_once() {
+        let mut t = Tracker::new();
+        t.sighted(info("api", "10.0.0.2"));
+        let (action, c) = t.died("api").unwrap();
+        assert_eq!((action, c.id.as_str()), (ContainerAction::Die, "api"));
+        assert_eq!(t.died("api"), None);
+        assert_eq!(t.died("never"), None);
+        assert!(!t.is_known("api"));
+    }
+
+    #[test]
+    fn a_restart_is_die_then_start_with_the_new_cgroup() {
+        let mut t = Tracker::new();
+        t.sighted(info("api", "10.0.0.2"));
+        t.died("api");
+        let restarted = ContainerInfo {
+            cgroup_id: Some(200),
+            ..info("api", "10.0.0.2")
+        };
+        let (action, c) = t.sighted(restarted).unwrap();
+        assert_eq!((action, c.cgroup_id), (ContainerAction::Start, Some(200)));
+    }
+}
