@@ -291,6 +291,18 @@ def drained_cpu(pid: int) -> float:
     return last
 
 
+def ring_mapping_kib(pid: int) -> int:
+    """Resident KiB of the process's BPF map mappings: the ring buffer, which the
+    kernel maps in full (its data pages twice, for wrap-around)."""
+    total, in_bpf = 0, False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            in_bpf = "anon_inode:bpf-map" in line
+        elif in_bpf and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
 def proc_status_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -431,12 +443,15 @@ def bench_idle(bench: Bench, work: Path, opts) -> dict:
         time.sleep(3)  # let flowtap drain the events of the burst
         rss = proc_status_kib(cap.proc.pid, "VmRSS") / 1024
         hwm = proc_status_kib(cap.proc.pid, "VmHWM") / 1024
+        anon = proc_status_kib(cap.proc.pid, "RssAnon") / 1024
+        ring = ring_mapping_kib(cap.proc.pid) / 1024
         holder.stdin.close()
         holder.wait(timeout=60)
         holder = None
         _, _, text = cap.stop()
         lost = re.search(r"(\d+) events lost", text)
-        return {"connections": held, "rss_mib": rss, "hwm_mib": hwm,
+        return {"connections": held, "rss_mib": rss, "hwm_mib": hwm, "anon_mib": anon,
+                "ring_mib": ring,
                 "rss_before_mib": rss_before, "lost": int(lost.group(1)) if lost else None}
     finally:
         if holder and holder.poll() is None:
@@ -545,7 +560,9 @@ def report(trials, scenarios, modes, replay, idle, env, opts) -> str:
     if idle:
         out.append(
             f"Idle connections: flowtap RSS {idle['rss_mib']:.1f} MiB (peak {idle['hwm_mib']:.1f} "
-            f"MiB; {idle['rss_before_mib']:.1f} MiB before) with {idle['connections']:,} open "
+            f"MiB; {idle['rss_before_mib']:.1f} MiB before the connections; of the RSS, "
+            f"{idle['ring_mib']:.1f} MiB is the mapping of the kernel's ring buffer and "
+            f"{idle['anon_mib']:.1f} MiB anonymous memory, i.e. heap) with {idle['connections']:,} open "
             f"keep-alive connections to nginx, each after one request; events lost: "
             f"{fmt(idle['lost'], ',d')}.")
         out.append("")
@@ -606,12 +623,6 @@ def flowtap_has_flows() -> bool:
         return r.returncode == 0
 
 
-def flowtap_has_containers() -> bool:
-    r = subprocess.run([str(FLOWTAP), "capture", "--help"], capture_output=True, text=True)
-    return "--container" in r.stdout and subprocess.run(
-        [str(FLOWTAP), "containers"], capture_output=True).returncode == 0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round, fewer requests: for development")
@@ -625,6 +636,8 @@ def main() -> int:
     ap.add_argument("--idle-connections", type=int, default=10_000)
     ap.add_argument("--only", help="comma-separated scenario names")
     ap.add_argument("--skip", default="", help="comma-separated: load,replay,idle")
+    ap.add_argument("--flowtap-scope", choices=["cgroup", "container"], default="cgroup",
+                    help="how flowtap is pointed at nginx: --cgroup DIR or --container NAME")
     opts = ap.parse_args()
     scale = 5 if opts.quick else 1
     if opts.quick:
@@ -655,7 +668,7 @@ def main() -> int:
     # SIGTERM unwinds like Ctrl-C, so the finally below removes containers.
     signal.signal(signal.SIGTERM, interrupted)
     opts.flows = flowtap_has_flows()
-    opts.by_container = flowtap_has_containers()
+    opts.by_container = opts.flowtap_scope == "container"
     env = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs, Linux {os.uname().release}",
