@@ -4,9 +4,13 @@
 
 use std::hint::black_box;
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{keepalive_events, request, response};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use flowtap::capture::decode;
-use flowtap::event::{Accept, Close, Data, Event, SockAddrs, Syscall, Task};
+use flowtap::event::Event;
 use flowtap::trace::{TraceReader, TraceWriter};
 
 // bpf/flowtap.h, encoded by hand: the bench sits outside the crate, where the
@@ -63,21 +67,6 @@ fn accept_record() -> Vec<u8> {
     r
 }
 
-fn request() -> Vec<u8> {
-    b"GET /1k HTTP/1.1\r\nHost: 172.18.0.2\r\nUser-Agent: oha/1.4.0\r\nAccept: */*\r\n\r\n".to_vec()
-}
-
-fn response(body_len: usize) -> Vec<u8> {
-    let mut r = format!(
-        "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 04:00:00 GMT\r\n\
-         Content-Type: application/octet-stream\r\nContent-Length: {body_len}\r\n\
-         Connection: keep-alive\r\nAccept-Ranges: bytes\r\n\r\n"
-    )
-    .into_bytes();
-    r.extend((0..body_len).map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789\n"[i % 37]));
-    r
-}
-
 /// One keep-alive exchange of a 1 KiB body as nginx's side records it, and one
 /// 16 KiB record of a 64 KiB body.
 fn records() -> Vec<(&'static str, Vec<u8>)> {
@@ -116,54 +105,8 @@ fn bench_decode(c: &mut Criterion) {
     group.finish();
 }
 
-fn task() -> Task {
-    Task {
-        pid: 100,
-        tid: 100,
-        comm: "nginx".into(),
-        cgroup: 4242,
-    }
-}
-
-/// A keep-alive connection of `n` 1 KiB exchanges, as Events.
-fn keepalive_events(n: u64) -> Vec<Event> {
-    let (req, resp) = (request(), response(1024));
-    let mut events = vec![Event::Accept(Accept {
-        ts: 1,
-        task: task(),
-        fd: 11,
-        peer: Some("172.18.0.3:40000".parse().unwrap()),
-        sock: Some(SockAddrs {
-            local: Some("172.18.0.2:80".parse().unwrap()),
-            peer: Some("172.18.0.3:40000".parse().unwrap()),
-        }),
-    })];
-    let data = |i: u64, syscall, payload: &[u8]| {
-        Event::Data(Data {
-            ts: 10 + i,
-            task: task(),
-            fd: 11,
-            syscall,
-            pos: i / 2 * payload.len() as u64,
-            count: payload.len() as u64,
-            payload: payload.into(),
-            truncated: false,
-        })
-    };
-    for i in 0..n {
-        events.push(data(2 * i, Syscall::Read, &req));
-        events.push(data(2 * i + 1, Syscall::Writev, &resp));
-    }
-    events.push(Event::Close(Close {
-        ts: 10 + 2 * n,
-        task: task(),
-        fd: 11,
-    }));
-    events
-}
-
 fn bench_trace(c: &mut Criterion) {
-    let events = keepalive_events(100);
+    let events = keepalive_events(11, 100);
     let mut w = TraceWriter::new(Vec::new());
     for e in &events {
         w.write(e).expect("writing to memory");
