@@ -8,7 +8,10 @@ and writes requests, nginx-like server accepts, reads them and writes responses
 them back. The mix: GET of a 1 KiB body, POST of a 2 KiB JSON body, and one in
 50 a GET of a 64 KiB body. Prints the event count and payload bytes as JSON.
 
-usage: gen-trace.py OUT [--events N]
+With --mix small, every exchange is a GET answered by a 2-byte body: the
+per-event cost with next to no payload.
+
+usage: gen-trace.py OUT [--events N] [--mix realistic|small]
 """
 import argparse
 import json
@@ -80,8 +83,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--mix", choices=["realistic", "small"], default="realistic")
     args = ap.parse_args()
     get1k, get64k, post = exchanges()
+    if args.mix == "small":
+        small = (get1k[0], response("ok"))
+        get1k = get64k = post = small
     server = '{"pid":100,"tid":100,"comm":"nginx","cgroup":4242}'
     client = '{"pid":200,"tid":201,"comm":"oha","cgroup":4343}'
     with open(args.out, "w", buffering=1 << 20) as f:
