@@ -12,11 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 scripts/setup.sh
-if [ -x scripts/build-images.sh ]; then
-  scripts/build-images.sh
-else
-  scripts/bench/base-image.sh
-fi
+scripts/build-images.sh   # the flowtap-base image the containers run
 
 # oha holds a fixed request rate and reports exact counts; it comes from crates.io.
 OHA="$(command -v oha || echo "$HOME/.cargo/bin/oha")"
