@@ -167,6 +167,7 @@ class Bench:
         raise RuntimeError(f"no cgroup v2 directory for container {self.server_id}")
 
     def down(self) -> None:
+        wait_for_docker()
         for c in (SERVER, CLIENT):
             subprocess.run([DOCKER, "rm", "-f", c], capture_output=True)
         subprocess.run([DOCKER, "network", "rm", NET], capture_output=True)
@@ -183,6 +184,15 @@ class Bench:
         if r.returncode != 0:
             raise RuntimeError(f"oha failed ({r.returncode}): {r.stderr[-2000:]}")
         return json.loads(r.stdout)
+
+
+def wait_for_docker(seconds: int = 90) -> None:
+    """Waits for dockerd to answer; another user of the machine may be restarting it."""
+    for _ in range(seconds):
+        if subprocess.run([DOCKER, "info"], capture_output=True).returncode == 0:
+            return
+        time.sleep(1)
+    log("dockerd does not answer")
 
 
 def body_bytes(size: int) -> bytes:
@@ -367,6 +377,20 @@ def run_trial(bench: Bench, sc: Scenario, mode: str, rnd: int, work: Path, opts)
     return t
 
 
+def trial_with_retry(bench: Bench, sc: Scenario, mode: str, rnd: int, work: Path, opts):
+    """A trial; when it fails (on a shared machine someone may restart dockerd,
+    which kills the containers), bring the containers back and try once more."""
+    for attempt in (1, 2):
+        try:
+            return run_trial(bench, sc, mode, rnd, work, opts)
+        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+            log(f"trial {sc.name}/{mode} failed (attempt {attempt}): {str(e)[:300]}")
+            time.sleep(5)
+            wait_for_docker()
+            bench.up()
+    return None
+
+
 def parse_capturer_summary(t: Trial, mode: str, text: str) -> None:
     if mode == "flowtap":
         m = re.search(r"(\d+) events seen", text)
@@ -498,6 +522,8 @@ def report(trials, scenarios, modes, replay, idle, env, opts) -> str:
                f"with other work, load average {env['load_before']}; during the run "
                f"{env['run_busy']:.0f}% busy (all processes), load average at the end "
                f"{env['load_after']}.  ")
+    if env.get("failures"):
+        out.append(f"Trials that failed twice and are left out: {', '.join(env['failures'])}.  ")
     out.append(f"flowtap mode: {env['flowtap_mode']}. tcpdump mode: `tcpdump -i {BRIDGE} -w FILE` "
                "(events = packets captured, lost = dropped by kernel).")
     out.append("")
@@ -693,6 +719,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="flowtap-bench."))
     bench = Bench(work, Path(opts.oha))
     trials: list[Trial] = []
+    failures: list[str] = []
     replay, idle = {}, {}
     try:
         if "replay" not in skip:
@@ -703,7 +730,10 @@ def main() -> int:
         if "load" not in skip:
             total = opts.rounds * len(scenarios) * len(modes)
             for i, (r, sc, mode) in enumerate(interleaved(scenarios, modes, opts.rounds), 1):
-                t = run_trial(bench, sc, mode, r, work, opts)
+                t = trial_with_retry(bench, sc, mode, r, work, opts)
+                if t is None:
+                    failures.append(f"round {r + 1} {sc.name} {mode}")
+                    continue
                 trials.append(t)
                 log(f"[{i}/{total}] round {r + 1} {sc.name:10} {mode:8} {t.rps:10,.0f} req/s "
                     f"p99 {t.p99_ms:7.2f} ms cpu {fmt(t.cpu_s, '.2f')} s events {fmt(t.events, ',d')} "
@@ -717,6 +747,7 @@ def main() -> int:
     b2 = cpu_busy()
     env["run_busy"] = 100 * (b2[0] - b1[0]) / max(1, b2[1] - b1[1])
     env["load_after"] = Path("/proc/loadavg").read_text().split()[0]
+    env["failures"] = failures
     text = report(trials, scenarios, modes, replay, idle, env, opts)
     Path(opts.out).write_text(text)
     (Path(opts.out).with_suffix(".json")).write_text(json.dumps(
