@@ -100,9 +100,9 @@ fn bench_sockets(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.bench_function("keep-alive connection, 100 exchanges (events)", |b| {
         b.iter_batched_ref(
-            || (Sockets::new(Limits::default()), Vec::new()),
-            |(sockets, out)| {
-                for e in &events {
+            || (Sockets::new(Limits::default()), Vec::new(), events.clone()),
+            |(sockets, out, events)| {
+                for e in events.drain(..) {
                     sockets.handle(black_box(e), &containers, out);
                 }
                 out.clear();
@@ -124,9 +124,9 @@ fn bench_sockets(c: &mut Criterion) {
     group.throughput(Throughput::Elements(many.len() as u64));
     group.bench_function("1,000 interleaved connections (events)", |b| {
         b.iter_batched_ref(
-            || (Sockets::new(Limits::default()), Vec::new()),
-            |(sockets, out)| {
-                for e in &many {
+            || (Sockets::new(Limits::default()), Vec::new(), many.clone()),
+            |(sockets, out, events)| {
+                for e in events.drain(..) {
                     sockets.handle(black_box(e), &containers, out);
                 }
                 out.clear();

@@ -110,7 +110,7 @@ impl<S: Sink> Pipeline<S> {
             _ => {}
         }
         self.sockets
-            .handle(&event, &self.containers, &mut self.released);
+            .handle(event, &self.containers, &mut self.released);
         self.flush_released()
     }
 
