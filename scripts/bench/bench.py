@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -524,8 +525,9 @@ def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
     out.append(f"Rounds: {opts.rounds} per mode, interleaved; figures are medians "
                f"(min–max for requests/s). Machine before the run: {env['idle_busy']:.0f}% CPU busy "
                f"with other work, load average {env['load_before']}; during the run "
-               f"{env['run_busy']:.0f}% busy (all processes), load average at the end "
-               f"{env['load_after']}.  ")
+               f"{env['run_busy']:.0f}% busy (all processes, the benchmark's own included), "
+               f"1-minute load average min / median / max {env['loads']} (sampled every 10 s; "
+               f"the benchmark alone keeps it near 2).  ")
     if env.get("failures"):
         out.append(f"Trials that failed twice and are left out: {', '.join(env['failures'])}.  ")
     out.append(f"flowtap mode: {env['flowtap_mode']}. tcpdump mode: `tcpdump -i {BRIDGE} -w FILE` "
@@ -724,6 +726,14 @@ def main() -> int:
     time.sleep(3)
     b1 = cpu_busy()
     env["idle_busy"] = 100 * (b1[0] - b0[0]) / max(1, b1[1] - b0[1])
+    loads: list[float] = []
+    sampling = threading.Event()
+
+    def sample_load():
+        while not sampling.wait(10):
+            loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
+
+    threading.Thread(target=sample_load, daemon=True).start()
     work = Path(tempfile.mkdtemp(prefix="flowtap-bench."))
     bench = Bench(work, Path(opts.oha))
     trials: list[Trial] = []
@@ -758,7 +768,10 @@ def main() -> int:
     b2 = cpu_busy()
     env["run_busy"] = 100 * (b2[0] - b1[0]) / max(1, b2[1] - b1[1])
     env["load_after"] = Path("/proc/loadavg").read_text().split()[0]
+    sampling.set()
     env["failures"] = failures
+    env["loads"] = (f"{min(loads):.1f} / {statistics.median(loads):.1f} / {max(loads):.1f}"
+                    if loads else "–")
     text = report(trials, scenarios, modes, replay, idle, env, opts)
     Path(opts.out).write_text(text)
     (Path(opts.out).with_suffix(".json")).write_text(json.dumps(
