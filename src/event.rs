@@ -218,6 +218,9 @@ pub struct Close {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerAction {
+    /// Its cgroup just appeared and Docker has not described it yet: only `id`
+    /// and `cgroup_id` are known (`name` is the short id). A fuller event follows.
+    Created,
     /// Running when flowtap started.
     Seen,
     Start,

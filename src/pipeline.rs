@@ -7,7 +7,7 @@ use hashbrown::HashMap;
 
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
-use crate::event::{Event, Nanos};
+use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
 use crate::flow::{Flow, FlowContext};
 use crate::http::{Connection, Exchange};
 use crate::sink::{Sink, SinkError};
@@ -104,6 +104,24 @@ impl<S: Sink> Pipeline<S> {
         match &event {
             Event::Clock { ts, realtime_ns } => self.clock = WallClock::new(*ts, *realtime_ns),
             Event::Container(c) => self.containers.apply(c),
+            Event::Accept(Accept {
+                task,
+                sock: Some(SockAddrs { local: Some(a), .. }),
+                ..
+            })
+            | Event::Connect(Connect {
+                task,
+                sock: Some(SockAddrs { local: Some(a), .. }),
+                ..
+            })
+            | Event::Socket(ExistingSocket {
+                task,
+                sock: SockAddrs { local: Some(a), .. },
+                ..
+            })
+            | Event::Getsockname(Getsockname { task, local: a, .. }) => {
+                self.containers.observe_local_ip(a.ip(), task.cgroup)
+            }
             Event::Loss { lost, .. } => {
                 self.summary.events_lost = self.summary.events_lost.max(*lost)
             }

@@ -65,7 +65,7 @@ pub struct CaptureStats {
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
 pub struct Capture {
-    filters: Filters,
+    filters: Arc<Filters>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<CaptureStats, CaptureError>>>,
 }
@@ -90,7 +90,7 @@ impl Capture {
             .map_err(|_| CaptureError::ThreadLost)?;
         match ready_rx.recv() {
             Ok(filters) => Ok(Capture {
-                filters,
+                filters: Arc::new(filters),
                 stop,
                 thread: Some(thread),
             }),
@@ -102,8 +102,9 @@ impl Capture {
         }
     }
 
-    pub fn filters(&self) -> &Filters {
-        &self.filters
+    /// The live filter maps; shareable with a thread that follows containers.
+    pub fn filters(&self) -> Arc<Filters> {
+        self.filters.clone()
     }
 
     /// Asks the capture thread to drain the ring buffer, send a final

@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -5,12 +6,27 @@ use hashbrown::HashMap;
 
 use crate::event::{ContainerAction, ContainerEvent, ContainerInfo};
 
-/// Containers by cgroup id and by IP, as of the last container event applied.
+/// Dead containers still named by their cgroup: a flow can complete after its
+/// container is gone (a `docker-compose run --rm` client lives milliseconds).
+const RETIRED: usize = 4096;
+/// IPs learned from sockets; more than this many distinct ones starts over.
+const OBSERVED_IPS: usize = 65_536;
+
+/// Containers by cgroup id and by IP, as of the events applied so far.
+///
+/// Docker's word comes first. Beside it, the map learns which container an IP
+/// belongs to from the local addresses its own processes' sockets report:
+/// Docker cannot say for a container that died before it was inspected, but the
+/// kernel saw it. Both come from events, so replay names containers as live did.
 #[derive(Debug, Default)]
 pub struct ContainerMap {
     by_id: HashMap<String, Arc<ContainerInfo>>,
     by_cgroup: HashMap<u64, Arc<ContainerInfo>>,
     by_ip: HashMap<IpAddr, Arc<ContainerInfo>>,
+    /// Cgroups of dead containers, oldest first, still in `by_cgroup`.
+    retired: VecDeque<u64>,
+    /// IP → cgroup, from sockets of processes in containers.
+    observed_ips: HashMap<IpAddr, u64>,
 }
 
 impl ContainerMap {
@@ -37,28 +53,57 @@ impl ContainerMap {
         let Some(old) = self.by_id.remove(id) else {
             return;
         };
-        // Only drop index entries that still point at this container: an IP may
-        // already belong to a newer one.
-        if let Some(cgroup) = old.cgroup_id {
-            if self.by_cgroup.get(&cgroup).is_some_and(|c| c.id == old.id) {
-                self.by_cgroup.remove(&cgroup);
-            }
-        }
+        // IPs are reused by later containers; only drop index entries that still
+        // point at this one. Its cgroup id is never reused, so it keeps its name.
         for ip in &old.ips {
             if self.by_ip.get(ip).is_some_and(|c| c.id == old.id) {
                 self.by_ip.remove(ip);
             }
         }
+        if let Some(cgroup) = old.cgroup_id {
+            self.retired.push_back(cgroup);
+        }
+        while self.retired.len() > RETIRED {
+            let Some(cgroup) = self.retired.pop_front() else {
+                break;
+            };
+            if self
+                .by_cgroup
+                .get(&cgroup)
+                .is_some_and(|c| !self.by_id.contains_key(&c.id))
+            {
+                self.by_cgroup.remove(&cgroup);
+            }
+        }
     }
 
+    /// A process in `cgroup` has a socket bound to `ip`: if it is a container's,
+    /// that IP is the container's (loopback and unspecified addresses say nothing).
+    pub fn observe_local_ip(&mut self, ip: IpAddr, cgroup: u64) {
+        if ip.is_loopback() || ip.is_unspecified() || !self.by_cgroup.contains_key(&cgroup) {
+            return;
+        }
+        if self.observed_ips.len() >= OBSERVED_IPS && !self.observed_ips.contains_key(&ip) {
+            self.observed_ips.clear();
+        }
+        self.observed_ips.insert(ip, cgroup);
+    }
+
+    /// The container of a process, by its cgroup id; dead ones are still named.
     pub fn by_cgroup(&self, cgroup: u64) -> Option<&Arc<ContainerInfo>> {
         self.by_cgroup.get(&cgroup)
     }
 
+    /// The container an IP belongs to: Docker's answer, else what sockets showed.
     pub fn by_ip(&self, ip: &IpAddr) -> Option<&Arc<ContainerInfo>> {
-        self.by_ip.get(ip)
+        self.by_ip.get(ip).or_else(|| {
+            self.observed_ips
+                .get(ip)
+                .and_then(|cgroup| self.by_cgroup.get(cgroup))
+        })
     }
 
+    /// Running containers.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
@@ -97,14 +142,57 @@ mod tests {
     }
 
     #[test]
-    fn finds_by_cgroup_and_ip_and_forgets_on_die() {
+    fn finds_by_cgroup_and_ip_and_forgets_ips_on_die() {
         let mut map = ContainerMap::new();
         map.apply(&event(ContainerAction::Seen, info("api", 11, "172.18.0.2")));
         assert_eq!(map.by_cgroup(11).unwrap().name, "demo-api-1");
         assert_eq!(map.by_ip(&"172.18.0.2".parse().unwrap()).unwrap().id, "api");
         map.apply(&event(ContainerAction::Die, info("api", 11, "172.18.0.2")));
-        assert!(map.by_cgroup(11).is_none());
+        assert!(map.by_ip(&"172.18.0.2".parse().unwrap()).is_none());
+        assert_eq!(
+            map.by_cgroup(11).unwrap().name,
+            "demo-api-1",
+            "its past flows keep the name"
+        );
         assert!(map.is_empty());
+    }
+
+    #[test]
+    fn learns_a_container_ip_from_its_own_sockets() {
+        let mut map = ContainerMap::new();
+        let mut client = info("client", 21, "172.18.0.9");
+        client.ips.clear(); // died before Docker told its IP
+        map.apply(&event(ContainerAction::Start, client));
+        let ip: IpAddr = "172.18.0.6".parse().unwrap();
+        map.observe_local_ip(ip, 21);
+        assert_eq!(map.by_ip(&ip).unwrap().id, "client");
+        // Loopback, and processes outside containers, teach nothing.
+        map.observe_local_ip("127.0.0.1".parse().unwrap(), 21);
+        map.observe_local_ip("172.18.0.1".parse().unwrap(), 999);
+        assert!(map.by_ip(&"127.0.0.1".parse().unwrap()).is_none());
+        assert!(map.by_ip(&"172.18.0.1".parse().unwrap()).is_none());
+        // Docker's word wins over what was observed.
+        map.apply(&event(
+            ContainerAction::Start,
+            info("api", 11, "172.18.0.6"),
+        ));
+        assert_eq!(map.by_ip(&ip).unwrap().id, "api");
+    }
+
+    #[test]
+    fn retired_cgroups_are_bounded() {
+        let mut map = ContainerMap::new();
+        for n in 0..(RETIRED as u64 + 10) {
+            let c = info(&format!("c{n}"), 1000 + n, "172.18.0.2");
+            map.apply(&event(ContainerAction::Start, c.clone()));
+            map.apply(&event(ContainerAction::Die, c));
+        }
+        assert!(
+            map.by_cgroup(1000).is_none(),
+            "the oldest dead container is forgotten"
+        );
+        assert!(map.by_cgroup(1000 + RETIRED as u64 + 9).is_some());
+        assert!(map.by_cgroup.len() <= RETIRED);
     }
 
     #[test]

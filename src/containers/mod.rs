@@ -1,7 +1,7 @@
 //! Which container a process or an address belongs to. [`ContainerMap`] is built
-//! from container [`Event`](crate::event::Event)s only, so replay names containers
-//! exactly as the live run did; the Docker side that produces those events lives
-//! beside it.
+//! from [`Event`](crate::event::Event)s only (container events, and the addresses
+//! containers' own sockets show), so replay names containers exactly as the live
+//! run did; the Docker side that produces container events lives beside it.
 
 pub mod cgroup;
 mod cgroup_dirs;

@@ -2,7 +2,7 @@
 //! `--compose-project NAME`. Each flag given narrows the set; with neither, every
 //! container is traced.
 
-use crate::event::ContainerInfo;
+use crate::event::{ContainerAction, ContainerInfo};
 
 /// The shortest id prefix accepted, as `docker ps` prints them: shorter ones are
 /// too easy to collide with a name or another container.
@@ -40,6 +40,22 @@ impl Selector {
     /// Whether this selects every container (no flag given).
     pub fn is_all(&self) -> bool {
         self.containers.is_empty() && self.compose_project.is_none()
+    }
+
+    /// Whether a container announced by `action` is selected: `None` while that
+    /// cannot be told yet (a `Created` container has no name or labels; only an
+    /// id-only selection decides it).
+    pub fn decide(&self, action: ContainerAction, c: &ContainerInfo) -> Option<bool> {
+        if self.is_all() {
+            return Some(true);
+        }
+        if action != ContainerAction::Created {
+            return Some(self.matches(c));
+        }
+        let by_id = |want: &String| {
+            want == &c.id || (want.len() >= MIN_ID_PREFIX && c.id.starts_with(want.as_str()))
+        };
+        (self.compose_project.is_none() && self.containers.iter().any(by_id)).then_some(true)
     }
 
     pub fn matches(&self, c: &ContainerInfo) -> bool {
@@ -81,6 +97,40 @@ mod tests {
             containers.iter().map(|s| s.to_string()).collect(),
             project.map(Into::into),
         )
+    }
+
+    #[test]
+    fn decides_created_containers_only_by_id() {
+        let created = container(ID, &ID[..12], None);
+        let named = container(ID, "demo_api_1", Some("demo"));
+        assert_eq!(
+            sel(&[], None).decide(ContainerAction::Created, &created),
+            Some(true)
+        );
+        assert_eq!(
+            sel(&[&ID[..12]], None).decide(ContainerAction::Created, &created),
+            Some(true)
+        );
+        assert_eq!(
+            sel(&["demo_api_1"], None).decide(ContainerAction::Created, &created),
+            None
+        );
+        assert_eq!(
+            sel(&[], Some("demo")).decide(ContainerAction::Created, &created),
+            None
+        );
+        assert_eq!(
+            sel(&[&ID[..12]], Some("demo")).decide(ContainerAction::Created, &created),
+            None
+        );
+        assert_eq!(
+            sel(&[], Some("demo")).decide(ContainerAction::Update, &named),
+            Some(true)
+        );
+        assert_eq!(
+            sel(&[], Some("other")).decide(ContainerAction::Start, &named),
+            Some(false)
+        );
     }
 
     #[test]

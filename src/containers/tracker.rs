@@ -56,6 +56,35 @@ impl Tracker {
         self.sight(info, ContainerAction::Start)
     }
 
+    /// A container's cgroup appeared, before Docker could describe it. A new one is
+    /// announced as `Created` with its id and cgroup only; a known one (a restart)
+    /// keeps what is known of it and takes the new cgroup as an `Update`.
+    pub fn created(&mut self, id: &str, cgroup_id: u64) -> Option<Change> {
+        match self.known.get(id) {
+            Some(old) if old.cgroup_id == Some(cgroup_id) => None,
+            Some(old) => {
+                let info = ContainerInfo {
+                    cgroup_id: Some(cgroup_id),
+                    pid: None,
+                    ..old.clone()
+                };
+                self.sight(info, ContainerAction::Update)
+            }
+            None => {
+                let info = ContainerInfo {
+                    id: id.to_string(),
+                    name: id.chars().take(12).collect(),
+                    compose_project: None,
+                    compose_service: None,
+                    cgroup_id: Some(cgroup_id),
+                    ips: Vec::new(),
+                    pid: None,
+                };
+                self.sight(info, ContainerAction::Created)
+            }
+        }
+    }
+
     /// A container stopped. Nothing to say about one never announced.
     pub fn died(&mut self, id: &str) -> Option<Change> {
         self.known
@@ -112,6 +141,42 @@ mod tests {
 
     fn actions(changes: &[Change]) -> Vec<(ContainerAction, &str)> {
         changes.iter().map(|(a, c)| (*a, c.id.as_str())).collect()
+    }
+
+    #[test]
+    fn a_new_cgroup_is_created_then_named() {
+        let mut t = Tracker::new();
+        let id = "0123456789abcdef0123";
+        let (action, early) = t.created(id, 5).expect("announced");
+        assert_eq!(action, ContainerAction::Created);
+        assert_eq!(
+            (early.name.as_str(), early.cgroup_id),
+            ("0123456789ab", Some(5))
+        );
+        assert_eq!(t.created(id, 5), None, "the same cgroup again says nothing");
+        let mut named = info(id, "172.18.0.3");
+        named.cgroup_id = None;
+        let (action, merged) = t.sighted(named).expect("the listing names it");
+        assert_eq!(action, ContainerAction::Update);
+        assert_eq!(
+            (merged.name.as_str(), merged.cgroup_id),
+            (named_of(id).as_str(), Some(5))
+        );
+    }
+
+    #[test]
+    fn a_restart_keeps_the_name_and_takes_the_new_cgroup() {
+        let mut t = Tracker::new();
+        let mut a = info("a", "172.18.0.2");
+        a.cgroup_id = Some(1);
+        t.sighted(a.clone());
+        let (action, info) = t.created("a", 2).expect("a new cgroup is news");
+        assert_eq!(action, ContainerAction::Update);
+        assert_eq!((info.name, info.cgroup_id), (a.name, Some(2)));
+    }
+
+    fn named_of(id: &str) -> String {
+        info(id, "172.18.0.3").name
     }
 
     #[test]

@@ -94,6 +94,19 @@ async fn follow(
     let mut events = docker.api().events(Some(options));
     loop {
         let change = tokio::select! {
+            // A cgroup directory appears before Docker says `start`; taken first,
+            // a container that is already gone by its `start` is still traced.
+            biased;
+            Some(new) = next_cgroup(cgroup_dirs) => {
+                // Announced before asking Docker anything, so its cgroup is traced
+                // before the container's first process can run; the name follows.
+                if let Some(early) = tracker.created(&new.container_id, new.cgroup_id) {
+                    if !announce(tx, early) {
+                        return Ok(());
+                    }
+                }
+                on_new_cgroup(docker, tracker, new).await?
+            }
             _ = tx.closed() => return Ok(()),
             message = events.next() => match message {
                 None => return Err(DockerError::Unreachable {
@@ -102,7 +115,6 @@ async fn follow(
                 }),
                 Some(message) => on_docker_event(docker, tracker, message?).await?,
             },
-            Some(new) = next_cgroup(cgroup_dirs) => on_new_cgroup(docker, tracker, new).await?,
         };
         if let Some(change) = change {
             if !announce(tx, change) {
@@ -132,14 +144,15 @@ async fn on_docker_event(
         _ => return Ok(None),
     };
     let Some(id) = id else { return Ok(None) };
+    // A network joined by a container not announced yet is no news: its `start`
+    // brings the rest. Not asking Docker matters: inspecting a container that is
+    // still starting waits for the start, and would hold back its cgroup sighting.
+    if is_network && !tracker.is_known(&id) {
+        return Ok(None);
+    }
     let Some(info) = docker.inspect(&id).await? else {
         return Ok(None);
     };
-    // A network joined by a container that is not running (yet) is news only
-    // for one already announced; its `start` brings the rest.
-    if is_network && info.pid.is_none() && !tracker.is_known(&id) {
-        return Ok(None);
-    }
     Ok(tracker.sighted(info))
 }
 
@@ -150,10 +163,7 @@ async fn on_new_cgroup(
     tracker: &mut Tracker,
     new: NewCgroup,
 ) -> Result<Option<Change>, DockerError> {
-    // A known id is a restart racing its own `die`; Docker's `start` settles it.
-    if tracker.is_known(&new.container_id) {
-        return Ok(None);
-    }
+    // Its cgroup is announced already (by `created`); Docker's listing names it.
     let info = docker
         .listed(&new.container_id, Some(new.cgroup_id))
         .await?;

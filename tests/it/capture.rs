@@ -521,3 +521,57 @@ fn cgroup_filter_traces_only_that_cgroup() {
         assert_ne!(task.pid, outsider_pid);
     }
 }
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn without_docker_containers_are_an_error_and_processes_a_warning() {
+    let _guard = privileged();
+    let run = |args: &[&str]| {
+        Command::new(flowtap_bin())
+            .args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .expect("run flowtap")
+    };
+    for args in [
+        &["capture", "--duration", "1"][..],
+        &[
+            "capture",
+            "--all-processes",
+            "--container",
+            "x",
+            "--duration",
+            "1",
+        ],
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("need") && stderr.contains("Docker"),
+            "{stderr}"
+        );
+    }
+    let out = run(&[
+        "capture",
+        "--all-processes",
+        "--duration",
+        "1",
+        "-o",
+        "/dev/null",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("warning") && l.contains("Docker")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ready") && stderr.contains("flows written"),
+        "{stderr}"
+    );
+}

@@ -150,10 +150,19 @@ async fn next_about(
     name: &str,
     limit: Duration,
 ) -> Option<ContainerEvent> {
+    next_matching(rx, |e| e.container.name == name, limit).await
+}
+
+/// The next event that `wanted` accepts, waiting at most `limit`.
+async fn next_matching(
+    rx: &mut mpsc::UnboundedReceiver<ContainerEvent>,
+    wanted: impl Fn(&ContainerEvent) -> bool,
+    limit: Duration,
+) -> Option<ContainerEvent> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(e)) if e.container.name == name => return Some(e),
+            Ok(Some(e)) if wanted(&e) => return Some(e),
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => return None,
         }
@@ -172,10 +181,11 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
     let seen = next_about(&mut rx, &probe, Duration::from_secs(5)).await;
     assert_eq!(seen.map(|e| e.action), Some(ContainerAction::Seen));
 
-    // Started during the watch: announced, with its cgroup, within a second.
+    // Started during the watch: announced with its cgroup within a second (from
+    // the cgroup directory, before Docker can say more), then named by Docker.
     let late = unique("late");
     cleanup.containers.push(late.clone());
-    docker(&[
+    let late_id = docker(&[
         "create",
         "--name",
         &late,
@@ -185,18 +195,34 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
         "/usr/bin/sleep",
         "300",
     ]);
+    let late_id = late_id.trim();
     let started_at = Instant::now();
     docker(&["start", &late]);
-    let start = next_about(&mut rx, &late, Duration::from_secs(3))
-        .await
-        .expect("a Start event");
+    let created = next_matching(
+        &mut rx,
+        |e| e.container.id == late_id,
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("an event for the started container");
     assert!(
-        started_at.elapsed() < Duration::from_secs(1) + Duration::from_millis(500),
-        "Start took {:?}",
+        started_at.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
         started_at.elapsed()
     );
-    assert_eq!(start.action, ContainerAction::Start);
-    assert_eq!(start.container.cgroup_id, Some(cgroup_id_of(&late)));
+    assert_eq!(created.action, ContainerAction::Created);
+    assert_eq!(created.container.cgroup_id, Some(cgroup_id_of(&late)));
+    let named = next_about(&mut rx, &late, Duration::from_secs(3))
+        .await
+        .expect("Docker names it");
+    assert!(
+        matches!(
+            named.action,
+            ContainerAction::Update | ContainerAction::Start
+        ),
+        "{named:?}"
+    );
+    assert_eq!(named.container.cgroup_id, Some(cgroup_id_of(&late)));
 
     docker(&["kill", &late]);
     let mut died = false;
@@ -211,8 +237,8 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
     // A container that lives a few milliseconds is still announced with its cgroup.
     let brief = unique("brief");
     cleanup.containers.push(brief.clone());
-    docker(&[
-        "run",
+    let brief_id = docker(&[
+        "create",
         "--name",
         &brief,
         "-v",
@@ -220,10 +246,16 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
         IMAGE,
         "/usr/bin/true",
     ]);
-    let first = next_about(&mut rx, &brief, Duration::from_secs(3))
-        .await
-        .expect("an event for a short-lived container");
-    assert_eq!(first.action, ContainerAction::Start);
+    let brief_id = brief_id.trim();
+    docker(&["start", "-a", &brief]);
+    let first = next_matching(
+        &mut rx,
+        |e| e.container.id == brief_id,
+        Duration::from_secs(3),
+    )
+    .await
+    .expect("an event for a short-lived container");
+    assert_eq!(first.action, ContainerAction::Created);
     assert!(first.container.cgroup_id.is_some(), "{first:?}");
 
     drop(rx);

@@ -8,6 +8,7 @@ mod capture;
 mod corpus;
 mod demo;
 mod docker;
+mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod scenarios;

@@ -37,6 +37,7 @@ pub fn privileged() -> MutexGuard<'static, ()> {
 pub struct LiveCapture {
     child: Child,
     stderr: Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
     seen: Vec<String>,
 }
 
@@ -51,7 +52,7 @@ impl LiveCapture {
             .expect("spawn flowtap");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {
                     break;
@@ -61,6 +62,7 @@ impl LiveCapture {
         let mut capture = LiveCapture {
             child,
             stderr: rx,
+            reader: Some(reader),
             seen: Vec::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -86,14 +88,36 @@ impl LiveCapture {
         }
     }
 
+    /// Waits until flowtap writes a stderr line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) -> bool {
+        if self.seen.iter().any(|l| l.contains(needle)) {
+            return true;
+        }
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.seen.push(line);
+                    if found {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// Stops it with SIGINT and returns its exit status and everything it wrote to stderr.
     pub fn stop(mut self) -> (ExitStatus, String) {
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
         let status = wait_with_timeout(&mut self.child, Duration::from_secs(60));
-        self.seen.extend(self.stderr.try_iter());
-        // The reader thread ends with the pipe; collect what it still had.
-        std::thread::sleep(Duration::from_millis(50));
+        // The reader ends when the pipe closes, which flowtap's exit just did.
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
         self.seen.extend(self.stderr.try_iter());
         (status, self.seen.join("\n"))
     }

@@ -15,6 +15,13 @@ use flowtap::trace::TraceWriter;
 
 use crate::cli::CaptureArgs;
 
+mod containers;
+mod gate;
+
+use containers::{ContainerFeed, DockerNeed};
+use flowtap::containers::Selector;
+use gate::Gate;
+
 /// Events buffered between the capture thread and this one.
 const CHANNEL_DEPTH: usize = 16 * 1024;
 const TICK: Duration = Duration::from_millis(100);
@@ -51,11 +58,21 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         .map(|c| cgroup_id(c))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    let selector = Selector::new(args.containers.clone(), args.compose_project.clone());
+    let need = if config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all() {
+        DockerNeed::Required
+    } else {
+        DockerNeed::Optional
+    };
+
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
+    let container_events = tx.clone();
     let capture = Capture::start(config, tx)?;
     for id in cgroups {
         capture.filters().trace_cgroup(id)?;
     }
+    let mut feed =
+        ContainerFeed::start(selector.clone(), capture.filters(), container_events, need)?;
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
@@ -65,20 +82,32 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
     let deadline = duration.map(|d| Instant::now() + d);
     let mut recorded = 0u64;
-    let mut handle = |event: Event, flows: &mut Pipeline<_>| -> anyhow::Result<()> {
-        if let Some(trace) = recorder.as_mut() {
-            trace.write(&event).context("writing the trace")?;
-            recorded += 1;
-        }
-        flows.handle(event)?;
-        Ok(())
-    };
+    let mut gate = Gate::new(selector.clone());
+    let mut admitted = Vec::new();
+    // What passes the gate is recorded and analysed alike, so replay of the trace
+    // sees exactly what this run saw.
+    let mut handle =
+        |event: Event, gate: &mut Gate, flows: &mut Pipeline<_>| -> anyhow::Result<()> {
+            gate.admit(event, &mut admitted);
+            for event in admitted.drain(..) {
+                if let Some(trace) = recorder.as_mut() {
+                    trace.write(&event).context("writing the trace")?;
+                    recorded += 1;
+                }
+                flows.handle(event)?;
+            }
+            Ok(())
+        };
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+            // The channel closes once both the kernel and the Docker side are done.
+            if let Some(feed) = feed.take() {
+                feed.stop();
+            }
             capture.request_stop();
         }
         match rx.recv_timeout(TICK) {
-            Ok(event) => handle(event, &mut flows)?,
+            Ok(event) => handle(event, &mut gate, &mut flows)?,
             // Quiet for a tick: nothing older than the slack is still on its way.
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 flows.advance_time(clock::monotonic_ns().saturating_sub(SLACK_NS))?
@@ -90,14 +119,19 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     if let Some(trace) = recorder.as_mut() {
         trace.flush().context("writing the trace")?;
     }
+    gate.finish();
     let summary = flows.finish()?;
+    let dropped = match gate.dropped() {
+        0 => String::new(),
+        n => format!(", {n} events of unselected containers dropped"),
+    };
     let recorded = args
         .record
         .as_ref()
         .map(|p| format!(", {recorded} events recorded to {}", p.display()))
         .unwrap_or_default();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records{recorded}",
+        "flowtap: {summary}, {} undecodable records{dropped}{recorded}",
         stats.decode_errors
     );
     Ok(())
