@@ -23,4 +23,4 @@ if [ ! -x "$OHA" ]; then
 fi
 
 cargo build --release --quiet
-exec python3 scripts/bench/bench.py --oha "$OHA" "$@"
+BENCH_COMMAND="scripts/bench.sh $*" exec python3 scripts/bench/bench.py --oha "$OHA" "$@"

@@ -678,7 +678,7 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="comma-separated: load,replay,idle")
     ap.add_argument("--flowtap-args", default="",
                     help="extra arguments for `flowtap capture`, e.g. '--ring-mib 16'")
-    ap.add_argument("--flowtap-scope", choices=["cgroup", "container"], default="cgroup",
+    ap.add_argument("--flowtap-scope", choices=["cgroup", "container"], default="container",
                     help="how flowtap is pointed at nginx: --cgroup DIR or --container NAME")
     opts = ap.parse_args()
     scale = 5 if opts.quick else 1
@@ -714,7 +714,8 @@ def main() -> int:
     env = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs, Linux {os.uname().release}",
-        "command": " ".join(["scripts/bench.sh", *sys.argv[1:]]),
+        "command": os.environ.get("BENCH_COMMAND")
+        or " ".join(["scripts/bench/bench.py", *sys.argv[1:]]),
         "load_before": Path("/proc/loadavg").read_text().split()[0],
         "flowtap_mode": (
             f"`flowtap capture {'--container NGINX' if opts.by_container else '--cgroup NGINX_CGROUP'}"
