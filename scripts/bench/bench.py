@@ -627,12 +627,11 @@ def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
             out.append(f"| completeness 100 % and 0 lost ({sc.label}) "
                        f"| {fmt(c, '.2%') if c is not None else 'no flows'}, {fmt(lost, ',d')} lost "
                        f"| {verdict(ok)} |")
-    cpus = [(sc.label, summary[(sc.name, "flowtap")]["cpu"]) for sc in scenarios
-            if (sc.name, "flowtap") in summary]
-    worst = max(cpus, key=lambda x: x[1] or 0, default=None)
-    if worst and worst[1] is not None:
-        out.append(f"| flowtap CPU ≤ {TARGETS['cpu_per_10k']} s / 10k requests (worst: {worst[0]}) "
-                   f"| {worst[1]:.3f} s | {verdict(worst[1] <= TARGETS['cpu_per_10k'])} |")
+    for sc in scenarios:
+        cpu = summary.get((sc.name, "flowtap"), {}).get("cpu")
+        if cpu is not None:
+            out.append(f"| flowtap CPU ≤ {TARGETS['cpu_per_10k']} s / 10k requests ({sc.label}) "
+                       f"| {cpu:.3f} s | {verdict(cpu <= TARGETS['cpu_per_10k'])} |")
     for mix, r in replay.items():
         if r.get("events_per_s"):
             e = r["events_per_s"]
@@ -680,6 +679,8 @@ def main() -> int:
                     help="extra arguments for `flowtap capture`, e.g. '--ring-mib 16'")
     ap.add_argument("--flowtap-scope", choices=["cgroup", "container"], default="container",
                     help="how flowtap is pointed at nginx: --cgroup DIR or --container NAME")
+    ap.add_argument("--report-from", metavar="JSON",
+                    help="print the report of an earlier run from its .json, measuring nothing")
     opts = ap.parse_args()
     scale = 5 if opts.quick else 1
     if opts.quick:
@@ -697,6 +698,14 @@ def main() -> int:
         scenarios = [s for s in scenarios if s.name in keep]
     skip = set(filter(None, opts.skip.split(",")))
     modes = ["none", "flowtap", "tcpdump"]
+    if opts.report_from:
+        saved = json.loads(Path(opts.report_from).read_text())
+        trials = [Trial(**t) for t in saved["trials"]]
+        ran = {t.scenario for t in trials}
+        opts.rounds = 1 + max((t.round for t in trials), default=0)
+        print(report(trials, [sc for sc in scenarios if sc.name in ran], modes,
+                     saved["replay"], saved["idle"], saved["env"], opts))
+        return 0
     if os.geteuid() != 0:
         log("must run as root (BPF, tcpdump, docker)")
         return 1
