@@ -128,7 +128,7 @@ impl<S: Sink> Pipeline<S> {
             _ => {}
         }
         self.sockets
-            .handle(&event, &self.containers, &mut self.released);
+            .handle(event, &self.containers, &mut self.released);
         self.flush_released()
     }
 
@@ -138,7 +138,10 @@ impl<S: Sink> Pipeline<S> {
     /// capture should pass `monotonic_ns()` minus its ring-buffer slack (e.g. 100 ms).
     pub fn advance_time(&mut self, now: Nanos) -> Result<(), PipelineError> {
         self.sockets.advance_time(now, &mut self.released);
-        self.flush_released()
+        self.flush_released()?;
+        // Quiet time: whatever the sink batched goes out now.
+        self.sink.flush()?;
+        Ok(())
     }
 
     /// What sockets hold back right now.
@@ -152,6 +155,7 @@ impl<S: Sink> Pipeline<S> {
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
         self.flush_released()?;
+        self.sink.flush()?;
         Ok(self.summary)
     }
 
@@ -325,6 +329,24 @@ mod tests {
                 v
             })
             .collect()
+    }
+
+    #[test]
+    fn json_lines_written_in_batches_are_all_out_at_finish() {
+        let mut out = Vec::new();
+        let mut p = Pipeline::new(Config::default(), crate::sink::JsonLines::new(&mut out));
+        for e in events(&[u16::MAX]) {
+            p.handle(e).unwrap();
+        }
+        let summary = p.finish().unwrap();
+        let lines: Vec<serde_json::Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len() as u64, summary.flows_written);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[2]["incomplete"], "capture ended");
     }
 
     #[test]

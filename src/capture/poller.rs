@@ -17,7 +17,10 @@ use super::{decode, tracefs};
 use crate::clock;
 use crate::event::Event;
 
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// The kernel wakes this thread only once a batch of records has piled up (see
+/// FT_WAKEUP_BYTES in bpf/flowtap.bpf.c), so a quiet ring is also read at this
+/// interval: it bounds how late a lone event arrives.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const LOSS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The kernel's live filter maps: which cgroups and processes are traced.
@@ -192,7 +195,10 @@ fn run(
 
     let mut last_loss_check = Instant::now();
     while !stop.load(Ordering::Relaxed) && !closed.get() {
-        if let Err(e) = ring.poll(POLL_INTERVAL) {
+        // `poll` reads nothing when it times out without a wakeup; `consume` then
+        // takes the records that did not reach the wakeup threshold.
+        let polled = ring.poll(POLL_INTERVAL).and_then(|()| ring.consume());
+        if let Err(e) = polled {
             if e.kind() != libbpf_rs::ErrorKind::Interrupted && !closed.get() {
                 return Err(CaptureError::bpf("polling the ring buffer")(e));
             }

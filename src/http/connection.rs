@@ -195,6 +195,14 @@ impl Connection {
                 return;
             }
         }
+        // A queue keeps its capacity: room for four Messages (over a KiB) per
+        // direction on every idle keep-alive connection, a third of the heap with
+        // 10,000 of them. Free it when empty; the next exchange allocates again.
+        for queue in [&mut self.done_requests, &mut self.done_responses] {
+            if queue.is_empty() {
+                queue.shrink_to_fit();
+            }
+        }
     }
 
     fn stop_with(&mut self, reason: &str, out: &mut Vec<Exchange>) {

@@ -216,6 +216,16 @@ impl Decoder {
     }
 
     fn feed_head<'i>(&mut self, ts: Nanos, input: &'i [u8], out: &mut Vec<Decoded>) -> &'i [u8] {
+        // A head that arrives whole is parsed in place. Buffering it first copied
+        // the body that usually shares its read, and the buffer kept that size for
+        // the connection's life: KiBs per idle keep-alive connection.
+        if self.buf.is_empty() {
+            if let Ok(Some((used, head))) = parse_head(self.kind, input) {
+                self.started = true;
+                self.begin_message(head, ts, ts, out);
+                return &input[used..];
+            }
+        }
         let before = self.buffer(ts, input);
         let start = self.buf_start;
         match parse_head(self.kind, &self.buf) {
@@ -247,6 +257,18 @@ impl Decoder {
     }
 
     fn feed_chunk_size<'i>(&mut self, input: &'i [u8], out: &mut Vec<Decoded>) -> &'i [u8] {
+        // In place when whole, as for heads: the chunk's data follows in the same read.
+        if self.buf.is_empty() {
+            if let Ok(httparse::Status::Complete((used, size))) = httparse::parse_chunk_size(input)
+            {
+                self.state = if size == 0 {
+                    State::Trailers
+                } else {
+                    State::ChunkData(size)
+                };
+                return &input[used..];
+            }
+        }
         let before = self.buffer(0, input);
         match httparse::parse_chunk_size(&self.buf) {
             Ok(httparse::Status::Complete((used, size))) => {

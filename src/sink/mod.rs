@@ -15,21 +15,34 @@ pub enum SinkError {
     Encode(#[from] serde_json::Error),
 }
 
-/// A writer of flows. Each flow is durable (flushed) when `write` returns, so a
-/// reader following the output sees it at once.
+/// A writer of flows. A sink may batch writes for a bounded time; every flow
+/// written is out (visible to a reader following the output) once `flush` returns.
+/// The pipeline flushes when time advances without events and at the end.
 pub trait Sink {
     fn write(&mut self, flow: &Flow) -> Result<(), SinkError>;
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {
     fn write(&mut self, flow: &Flow) -> Result<(), SinkError> {
         (**self).write(flow)
     }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn write(&mut self, flow: &Flow) -> Result<(), SinkError> {
         (**self).write(flow)
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        (**self).flush()
     }
 }
 

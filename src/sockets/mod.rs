@@ -135,15 +135,17 @@ impl Sockets {
     }
 
     /// Applies one socket event (others are ignored), after the deadlines up to its time.
-    pub fn handle(&mut self, event: &Event, containers: &ContainerMap, out: &mut Vec<Released>) {
+    /// Takes the event by value: a data event's payload moves on into what is
+    /// released, rather than being copied once more.
+    pub fn handle(&mut self, event: Event, containers: &ContainerMap, out: &mut Vec<Released>) {
         self.advance_time(event.ts(), out);
         match event {
-            Event::Accept(e) => self.accept(e, out),
-            Event::Connect(e) => self.connect(e, containers, out),
-            Event::Getsockname(e) => self.getsockname(e, out),
-            Event::Socket(e) => self.existing(e, out),
+            Event::Accept(e) => self.accept(&e, out),
+            Event::Connect(e) => self.connect(&e, containers, out),
+            Event::Getsockname(e) => self.getsockname(&e, out),
+            Event::Socket(e) => self.existing(&e, out),
             Event::Data(e) => self.data(e, out),
-            Event::Close(e) => self.close(e, out),
+            Event::Close(e) => self.close(&e, out),
             Event::Clock { .. } | Event::Container(_) | Event::Loss { .. } => {}
         }
     }
@@ -254,7 +256,7 @@ impl Sockets {
         }
     }
 
-    fn data(&mut self, e: &Data, out: &mut Vec<Released>) {
+    fn data(&mut self, e: Data, out: &mut Vec<Released>) {
         let key = (e.task.pid, e.fd);
         if !self.sockets.contains_key(&key) {
             // Its introducing event was lost: nothing will complete it.
@@ -268,12 +270,15 @@ impl Sockets {
             .payload
             .len()
             .min(usize::try_from(e.count).unwrap_or(usize::MAX));
+        let direction = e.direction();
+        let mut payload = e.payload.0;
+        payload.truncate(captured);
         let held = HeldData {
             ts: e.ts,
-            direction: e.direction(),
+            direction,
             pos: e.pos,
             count: e.count,
-            payload: e.payload.as_slice()[..captured].to_vec(),
+            payload,
         };
         if s.released {
             Self::emit(s, held, out);

@@ -65,7 +65,7 @@ fn run(sockets: &mut Sockets, events: &[Event]) -> Vec<Released> {
     let containers = ContainerMap::new();
     let mut out = Vec::new();
     for e in events {
-        sockets.handle(e, &containers, &mut out);
+        sockets.handle(e.clone(), &containers, &mut out);
     }
     out
 }
@@ -273,7 +273,7 @@ proptest! {
                 if ticks[i] {
                     s.advance_time(e.ts() - 1, &mut out);
                 }
-                s.handle(e, &containers, &mut out);
+                s.handle(e.clone(), &containers, &mut out);
             }
             s.finish(&mut out);
             out
