@@ -144,6 +144,13 @@ impl<S: Sink> Pipeline<S> {
         Ok(())
     }
 
+    /// Writes out what the sink batched. Live capture calls this whenever it has
+    /// caught up with the kernel, so a lone exchange is in the file at once and
+    /// batching only happens under load.
+    pub fn flush_output(&mut self) -> Result<(), PipelineError> {
+        Ok(self.sink.flush()?)
+    }
+
     /// What sockets hold back right now.
     pub fn gauge(&self) -> Gauge {
         self.sockets.gauge()

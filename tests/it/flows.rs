@@ -182,3 +182,46 @@ fn keep_alive_series_pairs_in_order() {
         "replay equals the live run"
     );
 }
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn a_flow_is_in_the_file_while_capture_runs() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows.jsonl");
+    let harness = Harness::start("curl", &[]);
+    let pid = harness.pid().to_string();
+    let live = LiveCapture::start(&[
+        "capture",
+        "--pid",
+        &pid,
+        "-o",
+        flows.to_str().expect("utf-8"),
+    ]);
+    harness.go();
+    // Still capturing: what `tail -f` would show must already be there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        seen = std::fs::read_to_string(&flows)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if seen.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        seen.len(),
+        2,
+        "both observers' flows, written before capture ended: {seen:?}"
+    );
+    for line in &seen {
+        let flow: Value = serde_json::from_str(line).expect("whole JSON lines");
+        assert_eq!(flow["request"]["target"], "/echo");
+    }
+}

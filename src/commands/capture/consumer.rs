@@ -43,6 +43,11 @@ impl<S: Sink> Consumer<S> {
         Ok(())
     }
 
+    /// Nothing more is waiting right now: flows written so far go out.
+    pub fn caught_up(&mut self) -> anyhow::Result<()> {
+        Ok(self.flows.flush_output()?)
+    }
+
     /// No event is still on its way from before `now`: deadlines up to it fire.
     pub fn quiet_until(&mut self, now: Nanos) -> anyhow::Result<()> {
         Ok(self.flows.advance_time(now)?)

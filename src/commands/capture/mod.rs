@@ -26,6 +26,8 @@ use gate::Gate;
 /// Events buffered between the capture thread and this one.
 const CHANNEL_DEPTH: usize = 16 * 1024;
 const TICK: Duration = Duration::from_millis(100);
+/// Events taken in one go before flows are let out and a stop request is checked.
+const BURST: usize = 4096;
 /// How far behind the clock events may still arrive: the pipeline's deadlines are
 /// only advanced to `now - SLACK`, so a late event never finds its socket released.
 const SLACK_NS: u64 = 200_000_000;
@@ -93,7 +95,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             capture.request_stop();
         }
         match rx.recv_timeout(TICK) {
-            Ok(event) => consumer.take(event)?,
+            Ok(event) => {
+                consumer.take(event)?;
+                // Take what else is already waiting (a bounded share, so that a stop
+                // request is still seen under load), then let the flows out.
+                for event in rx.try_iter().take(BURST) {
+                    consumer.take(event)?;
+                }
+                consumer.caught_up()?;
+            }
             // Quiet for a tick: nothing older than the slack is still on its way.
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 consumer.quiet_until(clock::monotonic_ns().saturating_sub(SLACK_NS))?
