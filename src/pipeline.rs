@@ -201,9 +201,14 @@ impl<S: Sink> Pipeline<S> {
                     }
                     (id, false)
                 }
-                Released::Gap { id, lost, .. } => {
+                Released::Gap {
+                    id,
+                    direction,
+                    ts,
+                    lost,
+                } => {
                     if let Some(s) = self.streams.get_mut(&id) {
-                        s.http.gap(lost, &mut self.exchanges);
+                        s.http.gap(direction, ts, lost, &mut self.exchanges);
                     }
                     (id, false)
                 }

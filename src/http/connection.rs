@@ -90,9 +90,35 @@ impl Connection {
         }
     }
 
-    /// Bytes were lost in one direction: nothing after can be paired safely.
-    pub fn gap(&mut self, lost: u64, out: &mut Vec<Exchange>) {
-        self.stop_with(&format!("gap in captured bytes ({lost} bytes lost)"), out);
+    /// `lost` bytes in `direction` were never delivered (`None`: an unknown
+    /// amount). Byte positions make the count exact, so when they all fall inside
+    /// a body of known extent they are skipped like uncaptured bytes (the body is
+    /// then truncated) and parsing goes on. Anywhere else nothing after can be
+    /// paired safely.
+    pub fn gap(
+        &mut self,
+        direction: Direction,
+        ts: Nanos,
+        lost: Option<u64>,
+        out: &mut Vec<Exchange>,
+    ) {
+        if self.stopped {
+            return;
+        }
+        if let (Some(observer), Some(n)) = (self.observer, lost) {
+            let kind = Self::kind_of(observer, direction);
+            let decoder = match kind {
+                Kind::Request => &mut self.requests,
+                Kind::Response => &mut self.responses,
+            };
+            if decoder.can_skip(n) {
+                decoder.skip(ts, n, &mut self.scratch);
+                self.drain_decoded(kind, out);
+                return;
+            }
+        }
+        let amount = lost.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string());
+        self.stop_with(&format!("gap in captured bytes ({amount} bytes lost)"), out);
     }
 
     /// The connection is over (closed, aged out, capture ended): a response

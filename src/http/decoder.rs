@@ -131,6 +131,16 @@ impl Decoder {
     }
 
     /// Accounts for `n` bytes the kernel counted but did not copy.
+    /// Whether `n` unseen bytes would all fall inside the current body, so that
+    /// skipping them keeps the framing exact.
+    pub fn can_skip(&self, n: u64) -> bool {
+        match self.state {
+            State::Length(left) | State::ChunkData(left) => n <= left,
+            State::UntilClose => true,
+            _ => false,
+        }
+    }
+
     pub fn skip(&mut self, ts: Nanos, mut n: u64, out: &mut Vec<Decoded>) {
         while n > 0 {
             match self.state {

@@ -44,7 +44,7 @@ pub struct Body {
     pub kept: Vec<u8>,
     pub size: u64,
     /// Fewer bytes were kept than the body had: over the cap, not captured by the
-    /// kernel, or the message never finished.
+    /// kernel, lost on the way (a gap inside the body), or never finished.
     pub truncated: bool,
 }
 

@@ -243,7 +243,8 @@ fn a_gap_ends_parsing_without_mispairing() {
         0,
         &mut out,
     );
-    conn.gap(30, &mut out);
+    // 30 bytes lost: more than the 2 left of the body, so framing is lost.
+    conn.gap(Recv, 3, Some(30), &mut out);
     conn.feed(
         Recv,
         3,
@@ -260,6 +261,61 @@ fn a_gap_ends_parsing_without_mispairing() {
     // The first request keeps the part of its response that was seen; the second gets nothing.
     assert!(!out[0].response.as_ref().unwrap().complete);
     assert!(out[1].response.is_none());
+}
+
+#[test]
+fn a_gap_inside_a_body_is_skipped_and_parsing_goes_on() {
+    let mut conn = Connection::new(Some(Observer::Client), MAX_BODY);
+    let mut out = Vec::new();
+    conn.feed(
+        Send,
+        1,
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+        0,
+        &mut out,
+    );
+    conn.feed(
+        Recv,
+        2,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfir",
+        0,
+        &mut out,
+    );
+    // 5 of the 7 body bytes still to come are lost; the last 2 arrive.
+    conn.gap(Recv, 3, Some(5), &mut out);
+    conn.feed(
+        Recv,
+        4,
+        b"stHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond",
+        0,
+        &mut out,
+    );
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out.iter().all(|x| x.incomplete.is_none()));
+    let first = out[0].response.as_ref().unwrap();
+    assert_eq!((first.body.size, first.body.truncated), (10, true));
+    assert_eq!(summary(&out[1]).1, "/2");
+    assert_eq!(summary(&out[1]).3, b"second".to_vec());
+
+    // A gap of unknown size can never be skipped.
+    conn.feed(Send, 5, b"GET /3 HTTP/1.1\r\n\r\n", 0, &mut out);
+    conn.feed(
+        Recv,
+        6,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab",
+        0,
+        &mut out,
+    );
+    conn.gap(Recv, 7, None, &mut out);
+    conn.end(8, "capture ended", &mut out);
+    assert!(
+        out[2]
+            .incomplete
+            .as_deref()
+            .is_some_and(|r| r.starts_with("gap")),
+        "{:?}",
+        out[2].incomplete
+    );
 }
 
 #[test]
@@ -385,7 +441,8 @@ proptest! {
                 let dir = if i % 3 == 0 { Recv } else { Send };
                 conn.feed(dir, i as u64, chunk, if i % 5 == 4 { skip } else { 0 }, &mut out);
             }
-            conn.gap(1, &mut out);
+            conn.gap(Recv, 9, Some(1), &mut out);
+            conn.gap(Send, 9, None, &mut out);
             conn.end(9, "capture ended", &mut out);
         }
     }

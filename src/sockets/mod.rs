@@ -83,11 +83,13 @@ pub enum Released {
         /// Bytes the syscall moved past the captured payload.
         uncaptured: u64,
     },
-    /// Bytes lost before the next data in `direction`.
+    /// Bytes lost before the next data in `direction` (at `ts`); `None` when the
+    /// positions went back and the amount is unknown.
     Gap {
         id: SocketId,
         direction: Direction,
-        lost: u64,
+        ts: Nanos,
+        lost: Option<u64>,
     },
     End {
         id: SocketId,
@@ -399,7 +401,10 @@ impl Sockets {
                 out.push(Released::Gap {
                     id,
                     direction: d.direction,
-                    lost: d.pos.abs_diff(expected),
+                    ts: d.ts,
+                    // Positions going back (the kernel's state for the fd was
+                    // recreated) say bytes were missed, but not how many.
+                    lost: (d.pos > expected).then(|| d.pos - expected),
                 });
             }
         }

@@ -181,7 +181,7 @@ fn a_position_jump_is_a_gap() {
     );
     assert!(out
         .iter()
-        .any(|r| matches!(r, Released::Gap { lost: 8, .. })));
+        .any(|r| matches!(r, Released::Gap { lost: Some(8), .. })));
 }
 
 #[test]
