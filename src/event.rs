@@ -51,6 +51,19 @@ impl Event {
             Event::Container(e) => e.ts,
         }
     }
+
+    /// The thread whose syscall this is; `None` for events no process made.
+    pub fn task(&self) -> Option<&Task> {
+        Some(match self {
+            Event::Accept(e) => &e.task,
+            Event::Connect(e) => &e.task,
+            Event::Getsockname(e) => &e.task,
+            Event::Socket(e) => &e.task,
+            Event::Data(e) => &e.task,
+            Event::Close(e) => &e.task,
+            Event::Clock { .. } | Event::Container(_) | Event::Loss { .. } => return None,
+        })
+    }
 }
 
 /// The thread that made a syscall.

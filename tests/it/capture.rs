@@ -9,7 +9,9 @@ use std::process::Command;
 use flowtap::event::{Data, Direction, Event, Syscall};
 use serde_json::Value;
 
-use crate::support::{flowtap_bin, privileged, read_trace, Harness, LiveCapture};
+use crate::support::{
+    build_images, flowtap_bin, privileged, python_container, read_trace, Harness, LiveCapture,
+};
 
 type SocketKey = (u32, i32);
 
@@ -506,13 +508,7 @@ fn cgroup_filter_traces_only_that_cgroup() {
     let events = read_trace(&trace);
     check_exchange(&result, &events, "127.0.0.1", b"echo:");
     for e in &events {
-        let task = match e {
-            Event::Accept(a) => &a.task,
-            Event::Connect(c) => &c.task,
-            Event::Data(d) => &d.task,
-            Event::Close(c) => &c.task,
-            _ => continue,
-        };
+        let Some(task) = e.task() else { continue };
         assert_eq!(
             task.cgroup,
             cgroup.id(),
@@ -599,10 +595,7 @@ fn own_cgroup_id() -> u64 {
 #[ignore = "needs root, BPF and Docker; run via scripts/test.sh"]
 fn process_scopes_leave_containers_alone() {
     let _guard = privileged();
-    let built = Command::new(crate::support::repo_root().join("scripts/build-images.sh"))
-        .status()
-        .expect("build-images.sh");
-    assert!(built.success());
+    build_images();
     // A container busy with loopback HTTP for the whole capture.
     const BUSY: &str = "import http.server, threading, urllib.request, time\n\
         s = http.server.HTTPServer(('127.0.0.1', 8080), http.server.SimpleHTTPRequestHandler)\n\
@@ -612,27 +605,7 @@ fn process_scopes_leave_containers_alone() {
         \x20   urllib.request.urlopen('http://127.0.0.1:8080/').read()\n\
         \x20   time.sleep(0.05)\n";
     let name = format!("flowtap-busy-{}", std::process::id());
-    let started = Command::new("/usr/bin/docker")
-        .args([
-            "run",
-            "-d",
-            "--rm",
-            "--name",
-            &name,
-            "-v",
-            "/usr:/usr:ro",
-            "flowtap-base:2",
-            "/usr/bin/python3",
-            "-c",
-            BUSY,
-        ])
-        .output()
-        .expect("docker run");
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    python_container(&name, &["-d"], BUSY);
     let (result, events) = run_capture("python", &[], &[]);
     let _ = Command::new("/usr/bin/docker")
         .args(["rm", "-f", &name])

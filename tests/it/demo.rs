@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::repo_root;
+use crate::support::{build_images, repo_root};
 
 /// `docker-compose` on the demo under a project name of this test's own.
 struct Demo {
@@ -45,10 +45,7 @@ fn assert_ok(what: &str, out: &Output) {
 #[test]
 #[ignore = "needs Docker; run via scripts/test.sh"]
 fn the_demo_client_gets_every_expected_status() {
-    let built = Command::new(repo_root().join("scripts/build-images.sh"))
-        .status()
-        .expect("run build-images.sh");
-    assert!(built.success());
+    build_images();
     let demo = Demo {
         project: format!("flowtapit{}", std::process::id()),
         out: tempfile::tempdir().unwrap(),
@@ -106,12 +103,11 @@ mod end_to_end {
     //! restarted container keeps being captured; `--container` excludes the rest.
 
     use std::path::Path;
-    use std::process::Command;
 
     use serde_json::Value;
 
     use super::{assert_ok, Demo};
-    use crate::support::{privileged, repo_root, LiveCapture};
+    use crate::support::{build_images, privileged, LiveCapture};
 
     fn read_jsonl(path: &Path) -> Vec<Value> {
         std::fs::read_to_string(path)
@@ -168,10 +164,7 @@ mod end_to_end {
     #[ignore = "needs root, BPF and Docker; run via scripts/test.sh"]
     fn capture_names_every_exchange_of_the_demo() {
         let _guard = privileged();
-        let built = Command::new(repo_root().join("scripts/build-images.sh"))
-            .status()
-            .expect("build-images.sh");
-        assert!(built.success());
+        build_images();
         let demo = Demo {
             project: format!("ftcap{}", std::process::id()),
             out: tempfile::tempdir().expect("tempdir"),

@@ -12,7 +12,7 @@ use flowtap::containers::{watch, Docker};
 use flowtap::event::{ContainerAction, ContainerEvent, ContainerInfo};
 use tokio::sync::mpsc;
 
-use crate::support::{flowtap_bin, repo_root};
+use crate::support::{build_images, flowtap_bin};
 
 const DOCKER: &str = "/usr/bin/docker";
 const IMAGE: &str = "flowtap-base:2";
@@ -59,16 +59,9 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn build_base_image() {
-    let status = Command::new(repo_root().join("scripts/build-images.sh"))
-        .status()
-        .expect("run build-images.sh");
-    assert!(status.success(), "scripts/build-images.sh failed");
-}
-
 /// A network of its own and a labelled, long-running container on it.
 fn start_probe(cleanup: &mut Cleanup) -> (String, String) {
-    build_base_image();
+    build_images();
     let network = unique("net");
     docker(&["network", "create", &network]);
     cleanup.networks.push(network.clone());

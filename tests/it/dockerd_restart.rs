@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{privileged, repo_root, LiveCapture};
+use crate::support::{build_images, privileged, python_container, repo_root, LiveCapture};
 
 /// A container that serves and fetches one page over its own loopback.
 const PROBE: &str = r#"
@@ -31,10 +31,7 @@ fn docker_answers() -> bool {
 #[ignore = "restarts dockerd; scripts/test.sh runs it alone, after the rest"]
 fn capture_survives_a_dockerd_restart() {
     let _guard = privileged();
-    let built = Command::new(repo_root().join("scripts/build-images.sh"))
-        .status()
-        .expect("build-images.sh");
-    assert!(built.success());
+    build_images();
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = dir.path().join("flows.jsonl");
     let mut live = LiveCapture::start(&["capture", "-o", flows.to_str().expect("utf-8")]);
@@ -64,26 +61,7 @@ fn capture_survives_a_dockerd_restart() {
     );
 
     let name = format!("flowtap-restart-{}", std::process::id());
-    let run = Command::new("/usr/bin/docker")
-        .args([
-            "run",
-            "--rm",
-            "--name",
-            &name,
-            "-v",
-            "/usr:/usr:ro",
-            "flowtap-base:2",
-            "/usr/bin/python3",
-            "-c",
-            PROBE,
-        ])
-        .output()
-        .expect("docker run");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let run = python_container(&name, &[], PROBE);
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "404");
     std::thread::sleep(Duration::from_secs(1));
     let (status, stderr) = live.stop();

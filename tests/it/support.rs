@@ -191,6 +191,34 @@ impl Harness {
     }
 }
 
+/// The local base image every test container runs (scripts/build-images.sh).
+pub const BASE_IMAGE: &str = "flowtap-base:2";
+
+/// Builds the local images the Docker tests run (idempotent).
+pub fn build_images() {
+    let built = Command::new(repo_root().join("scripts/build-images.sh"))
+        .status()
+        .expect("run scripts/build-images.sh");
+    assert!(built.success(), "building the test images failed");
+}
+
+/// `docker run --rm` of a Python script in the base image (the host's /usr
+/// mounted read-only); `flags` go before the image, e.g. `-d`. Asserts it started.
+pub fn python_container(name: &str, flags: &[&str], script: &str) -> std::process::Output {
+    let out = Command::new("/usr/bin/docker")
+        .args(["run", "--rm", "--name", name, "-v", "/usr:/usr:ro"])
+        .args(flags)
+        .args([BASE_IMAGE, "/usr/bin/python3", "-c", script])
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "container {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn read_trace(path: &Path) -> Vec<Event> {
     TraceReader::open(path)
         .expect("open trace")

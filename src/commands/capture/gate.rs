@@ -6,7 +6,7 @@
 use hashbrown::HashMap;
 
 use flowtap::containers::Selector;
-use flowtap::event::{ContainerAction, Event, Task};
+use flowtap::event::{ContainerAction, Event};
 
 /// Held events of one undecided cgroup are capped; past it they are dropped, and
 /// counted, rather than letting a container Docker never describes grow memory.
@@ -61,7 +61,7 @@ impl Gate {
             out.push(event);
             return;
         }
-        match task(&event).and_then(|t| self.pending.get_mut(&t.cgroup)) {
+        match event.task().and_then(|t| self.pending.get_mut(&t.cgroup)) {
             Some(held) if held.len() < MAX_HELD_EVENTS => held.push(event),
             Some(_) => self.dropped += 1,
             None => out.push(event),
@@ -78,22 +78,10 @@ impl Gate {
     }
 }
 
-fn task(event: &Event) -> Option<&Task> {
-    Some(match event {
-        Event::Accept(e) => &e.task,
-        Event::Connect(e) => &e.task,
-        Event::Getsockname(e) => &e.task,
-        Event::Socket(e) => &e.task,
-        Event::Data(e) => &e.task,
-        Event::Close(e) => &e.task,
-        Event::Clock { .. } | Event::Container(_) | Event::Loss { .. } => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowtap::event::{Close, ContainerEvent, ContainerInfo};
+    use flowtap::event::{Close, ContainerEvent, ContainerInfo, Task};
 
     fn container(action: ContainerAction, project: Option<&str>) -> Event {
         Event::Container(ContainerEvent {
