@@ -101,12 +101,36 @@ struct call_args {
 	struct ft_addr addr; /* connect: the destination */
 };
 
+/*
+ * Task-local storage: it lives in the thread's task_struct, so enter and exit find
+ * it without hashing, no two threads share it, and it goes when the thread does.
+ * `op == 0` marks it empty.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct call_args);
 } args SEC(".maps");
+
+static __always_inline void save_args(const struct call_args *a)
+{
+	struct call_args *slot = bpf_task_storage_get(&args, bpf_get_current_task_btf(), 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (slot)
+		*slot = *a;
+}
+
+/* The arguments saved at this thread's sys_enter, taken so no later exit sees them. */
+static __always_inline bool take_args(struct call_args *out)
+{
+	struct call_args *slot = bpf_task_storage_get(&args, bpf_get_current_task_btf(), 0, 0);
+	if (!slot || !slot->op)
+		return false;
+	*out = *slot;
+	slot->op = 0;
+	return true;
+}
 
 struct data_record {
 	struct ft_data_event ev;
@@ -293,7 +317,7 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 		if (!iovcnt)
 			return 0;
 	}
-	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	save_args(&a);
 	return 0;
 }
 
@@ -396,11 +420,8 @@ static __always_inline int data_exit(__u32 op, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args a;
-	struct call_args *saved = bpf_map_lookup_elem(&args, &id);
-	if (saved) {
-		/* Taken even when the call failed, so no later exit can mistake it for its own. */
-		a = *saved;
-		bpf_map_delete_elem(&args, &id);
+	/* Taken even when the call failed, so no later exit can mistake it for its own. */
+	if (take_args(&a)) {
 		if (ret <= 0)
 			return 0;
 	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) || !is_tcp_fd(id >> 32, a.fd)) {
@@ -549,17 +570,14 @@ static __always_inline int save_call(__u32 op, __s32 fd, __u64 ptr, __u64 ptr2)
 	if (!traced(id))
 		return 0;
 	struct call_args a = {.ptr = ptr, .ptr2 = ptr2, .fd = fd, .op = op};
-	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	save_args(&a);
 	return 0;
 }
 
-static __always_inline struct call_args *take_call(__u64 id, __u32 op, struct call_args *out)
+static __always_inline struct call_args *take_call(__u32 op, struct call_args *out)
 {
-	struct call_args *saved = bpf_map_lookup_elem(&args, &id);
-	if (!saved)
+	if (!take_args(out))
 		return NULL;
-	*out = *saved;
-	bpf_map_delete_elem(&args, &id);
 	return out->op == op ? out : NULL;
 }
 
@@ -567,7 +585,7 @@ static __always_inline int accept_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args a;
-	if (!take_call(id, FT_ACCEPT, &a) || ret < 0)
+	if (!take_call(FT_ACCEPT, &a) || ret < 0)
 		return 0;
 	__s32 fd = ret;
 	struct sock *sk = fd_tcp_sock(fd);
@@ -614,7 +632,7 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 	read_user_sockaddr(&a.addr, (const void *)ctx->args[1]);
 	if (!a.addr.family) /* UNIX, netlink, AF_UNSPEC: not ours */
 		return 0;
-	bpf_map_update_elem(&args, &id, &a, BPF_ANY);
+	save_args(&a);
 	return 0;
 }
 
@@ -623,7 +641,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args a;
-	if (!take_call(id, FT_CONNECT, &a))
+	if (!take_call(FT_CONNECT, &a))
 		return 0;
 	struct sock *sk = fd_tcp_sock(a.fd);
 	/* A new connection starts its byte positions afresh. */
@@ -644,7 +662,7 @@ int exit_getsockname(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct call_args a;
-	if (!take_call(id, FT_GETSOCKNAME, &a) || ctx->ret != 0)
+	if (!take_call(FT_GETSOCKNAME, &a) || ctx->ret != 0)
 		return 0;
 	if (!is_tcp_fd(id >> 32, a.fd))
 		return 0;
