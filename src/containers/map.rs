@@ -35,8 +35,18 @@ impl ContainerMap {
     }
 
     pub fn apply(&mut self, event: &ContainerEvent) {
-        self.remove(&event.container.id);
-        if event.action == ContainerAction::Die {
+        let dying = event.action == ContainerAction::Die;
+        if let Some(old) = self.remove(&event.container.id) {
+            // Its cgroup id is never reused, so a dead container (or a restarted
+            // one's previous cgroup) keeps its name for flows still to come.
+            if let Some(cgroup) = old
+                .cgroup_id
+                .filter(|c| dying || event.container.cgroup_id != Some(*c))
+            {
+                self.retire(cgroup);
+            }
+        }
+        if dying {
             return;
         }
         let info = Arc::new(event.container.clone());
@@ -49,30 +59,33 @@ impl ContainerMap {
         self.by_id.insert(info.id.clone(), info);
     }
 
-    fn remove(&mut self, id: &str) {
-        let Some(old) = self.by_id.remove(id) else {
-            return;
-        };
-        // IPs are reused by later containers; only drop index entries that still
-        // point at this one. Its cgroup id is never reused, so it keeps its name.
+    /// Takes a container out of the running set and its IPs out of the index
+    /// (IPs are reused by later containers: only entries still pointing at it).
+    fn remove(&mut self, id: &str) -> Option<Arc<ContainerInfo>> {
+        let old = self.by_id.remove(id)?;
         for ip in &old.ips {
             if self.by_ip.get(ip).is_some_and(|c| c.id == old.id) {
                 self.by_ip.remove(ip);
             }
         }
-        if let Some(cgroup) = old.cgroup_id {
-            self.retired.push_back(cgroup);
-        }
+        Some(old)
+    }
+
+    /// Remembers a cgroup no running container has any more; past [`RETIRED`] of
+    /// them the oldest is forgotten.
+    fn retire(&mut self, cgroup: u64) {
+        self.retired.push_back(cgroup);
         while self.retired.len() > RETIRED {
-            let Some(cgroup) = self.retired.pop_front() else {
+            let Some(oldest) = self.retired.pop_front() else {
                 break;
             };
-            if self
+            let still_live = self
                 .by_cgroup
-                .get(&cgroup)
-                .is_some_and(|c| !self.by_id.contains_key(&c.id))
-            {
-                self.by_cgroup.remove(&cgroup);
+                .get(&oldest)
+                .and_then(|c| self.by_id.get(&c.id))
+                .is_some_and(|live| live.cgroup_id == Some(oldest));
+            if !still_live {
+                self.by_cgroup.remove(&oldest);
             }
         }
     }
@@ -177,6 +190,29 @@ mod tests {
             info("api", 11, "172.18.0.6"),
         ));
         assert_eq!(map.by_ip(&ip).unwrap().id, "api");
+    }
+
+    #[test]
+    fn updates_retire_nothing_and_a_restart_retires_the_old_cgroup() {
+        let mut map = ContainerMap::new();
+        let api = info("api", 11, "172.18.0.2");
+        map.apply(&event(ContainerAction::Start, api.clone()));
+        for _ in 0..10 {
+            map.apply(&event(ContainerAction::Update, api.clone()));
+        }
+        assert!(map.retired.is_empty(), "{:?}", map.retired);
+        let restarted = ContainerInfo {
+            cgroup_id: Some(12),
+            ..api
+        };
+        map.apply(&event(ContainerAction::Update, restarted));
+        assert_eq!(map.retired, [11]);
+        assert_eq!(
+            map.by_cgroup(11).unwrap().id,
+            "api",
+            "the old cgroup still names it"
+        );
+        assert_eq!(map.by_cgroup(12).unwrap().id, "api");
     }
 
     #[test]
