@@ -17,7 +17,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Capture HTTP flows from live syscalls (needs root, or CAP_BPF + CAP_PERFMON).
+    /// Capture HTTP flows from live syscalls (needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN).
     Capture(CaptureArgs),
     /// Run a recorded trace through the same pipeline, offline.
     Replay(ReplayArgs),

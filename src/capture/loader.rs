@@ -37,7 +37,7 @@ pub enum CaptureError {
     Permission,
     #[error("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: {0}")]
     Tracefs(io::Error),
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Bpf {
         what: &'static str,
         source: libbpf_rs::Error,

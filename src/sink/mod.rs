@@ -9,9 +9,9 @@ use crate::flow::Flow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("writing flows: {0}")]
+    #[error("writing flows")]
     Io(#[from] std::io::Error),
-    #[error("encoding a flow: {0}")]
+    #[error("encoding a flow")]
     Encode(#[from] serde_json::Error),
 }
 

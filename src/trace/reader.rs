@@ -6,9 +6,9 @@ use crate::event::Event;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("reading trace: {0}")]
+    #[error("reading trace")]
     Io(#[from] io::Error),
-    #[error("trace line {line}: {source}")]
+    #[error("trace line {line}")]
     Malformed {
         line: u64,
         source: serde_json::Error,
@@ -174,11 +174,14 @@ mod tests {
             Err(TraceError::Malformed { line, .. }) => assert_eq!(*line, 3),
             other => panic!("expected a malformed-line error, got {other:?}"),
         }
-        assert!(results[1]
-            .as_ref()
-            .unwrap_err()
-            .to_string()
-            .starts_with("trace line 3:"));
+        // The line in the message, the parser's reason as its source: printed as a
+        // chain, each appears once.
+        let err = results[1].as_ref().unwrap_err();
+        assert_eq!(err.to_string(), "trace line 3");
+        let reason = std::error::Error::source(err)
+            .expect("the parser's reason")
+            .to_string();
+        assert!(reason.contains("unknown variant `nope`"), "{reason}");
     }
 
     #[test]
