@@ -10,6 +10,10 @@ DEMO="$ROOT/fixtures/demo"
 # Bump when the rootfs below changes, so old hosts rebuild it.
 BASE_IMAGE=flowtap-base:2
 
+# Tests run this concurrently: one builds, the others wait and find it built.
+exec 9>"${TMPDIR:-/tmp}/flowtap-build-images.lock"
+flock 9
+
 build_base() {
   if "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
   echo "build-images: building $BASE_IMAGE" >&2
