@@ -1,40 +1,82 @@
 #!/usr/bin/env bash
-# Installs every system dependency flowtap needs on a fresh Debian machine, and
-# starts dockerd when it is not running. Idempotent: safe to run again.
+# Installs what flowtap's build, tests and demo need on a Debian machine, and
+# makes sure a Docker daemon answers. It looks for commands and files, not
+# package names, so whatever the machine already has (Docker CE, a newer clang)
+# is used as it is. It never stops, kills, disables or removes anything.
+# Idempotent: safe to run again.
 set -euo pipefail
 
-need_root() {
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup.sh must run as root (it installs packages and starts dockerd)" >&2
-    exit 1
-  fi
-}
-need_root
-
-# Build: clang compiles bpf/*.bpf.c, libelf/zlib/pkg-config build the vendored libbpf.
-# Tests and the demo: docker, compose v1, and the programs the containers run
-# (they bind-mount the host's /usr).
-PACKAGES=(
-  clang llvm libelf-dev zlib1g-dev pkg-config make
-  bpftool
-  docker.io docker-compose
-  iproute2 curl python3 nodejs nginx golang-go busybox
-  wrk tcpdump
-)
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh must run as root (it installs packages and may start dockerd)" >&2
+  exit 1
 fi
 
-# nginx from the package may start a host instance on :80; the demo runs its own.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
-pkill -x nginx >/dev/null 2>&1 || true
+# What is needed, as "test package": the package is installed only when the test
+# fails. A test is a command name, or a path (starting with /) that must exist.
+NEEDS=(
+  # Build: clang compiles bpf/*.bpf.c; libelf, zlib and pkg-config build the
+  # vendored libbpf.
+  "clang clang"
+  "llvm-strip llvm"
+  "pkg-config pkg-config"
+  "make make"
+  "/usr/include/libelf.h libelf-dev"
+  "/usr/include/zlib.h zlib1g-dev"
+  "bpftool bpftool"
+  # Tests, demo and benchmark: what the containers run (they bind-mount /usr).
+  "ip iproute2"
+  "curl curl"
+  "python3 python3"
+  "node nodejs"
+  "nginx nginx"
+  "go golang-go"
+  "busybox busybox"
+  "wrk wrk"
+  "tcpdump tcpdump"
+  "flock util-linux"
+  "unshare util-linux"
+  "tmux tmux"
+)
+
+# Docker only when the machine has none: installing docker.io beside Docker CE
+# would fight over containerd.
+if ! command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
+  NEEDS+=("dockerd docker.io")
+fi
+# Compose v1 (the tests call `docker-compose`); Docker CE's plugin is not it.
+NEEDS+=("docker-compose docker-compose")
+
+have() {
+  case "$1" in
+    /*) [ -e "$1" ] ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+missing=()
+for need in "${NEEDS[@]}"; do
+  read -r test package <<<"$need"
+  have "$test" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  # Unique, in order.
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Packages such as nginx start a service of their own when installed; flowtap
+  # runs its own instances, so keep the installs from starting any. The policy
+  # file is ours only when we create it, and then we remove it.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    made_policy=1
+  fi
+  status=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || status=$?
+  if [ -n "$made_policy" ]; then rm -f "$policy"; fi
+  [ "$status" -eq 0 ] || exit "$status"
+fi
 
 "$(dirname "$0")/start-docker.sh"
