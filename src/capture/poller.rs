@@ -142,8 +142,9 @@ fn run(
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<Filters>,
 ) -> Result<CaptureStats, CaptureError> {
-    // Declared first so it is dropped last, after the programs are detached.
-    let _tracefs = tracefs::ensure_mounted().map_err(CaptureError::Tracefs)?;
+    // This thread attaches, so it is the one that needs tracefs; a mount it
+    // makes is its own, gone with it.
+    tracefs::ensure_mounted_for_this_thread().map_err(CaptureError::Tracefs)?;
     let mut object = MaybeUninit::uninit();
     let skel = loader::load(&mut object, &config)?;
     let maps = &skel.maps;
