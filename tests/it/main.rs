@@ -11,5 +11,6 @@ mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod manners;
 mod scenarios;
 mod support;
