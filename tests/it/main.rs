@@ -12,5 +12,6 @@ mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod manners;
+mod replay_selection;
 mod scenarios;
 mod support;
