@@ -125,7 +125,7 @@ fn follow_docker<F>(
 ) -> anyhow::Result<Option<ContainerFeed>>
 where
     F: CgroupFilter + Send + Sync + 'static,
-    F::Error: std::fmt::Display,
+    F::Error: std::error::Error + Send + Sync + 'static,
 {
     let traces = filter.is_some();
     match ContainerFeed::start(selector.clone(), filter, events) {
