@@ -3,3 +3,4 @@
 pub mod capture;
 pub mod list_containers;
 pub mod replay;
+pub mod trace;

@@ -14,7 +14,7 @@ use flowtap::pipeline::{self, Pipeline};
 use flowtap::selection::{CgroupFilter, Selector};
 use flowtap::session::Session;
 use flowtap::sink::JsonLines;
-use flowtap::trace::TraceWriter;
+use flowtap::trace::{TraceFormat, TraceWriter};
 
 use crate::cli::CaptureArgs;
 
@@ -184,7 +184,8 @@ fn cgroup_id(arg: &str) -> anyhow::Result<u64> {
 }
 
 fn open_trace(path: &Path) -> anyhow::Result<TraceWriter<std::fs::File>> {
-    TraceWriter::create(path).with_context(|| format!("creating trace file {}", path.display()))
+    TraceWriter::create(path, TraceFormat::for_path(path))
+        .with_context(|| format!("creating trace file {}", path.display()))
 }
 
 /// A flag raised by the first SIGINT or SIGTERM; a second one ends the process.
