@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::output::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flowtap",
@@ -23,13 +25,24 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the containers flowtap sees.
     Containers(ContainersArgs),
+    /// Convert a flows file (JSON Lines) to HAR 1.2, one entry per exchange.
+    Har(HarArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Write flows here as JSON Lines ("-" or absent: stdout).
+    /// Write flows here ("-" or absent: stdout); a `.har` name writes HAR.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Output format (default: HAR for a `.har` file, else JSON Lines).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// One flow per exchange when both ends are traced (HAR always merges).
+    #[arg(long)]
+    pub merge: bool,
+    /// How long a flow waits for the other end's flow of its exchange when merging.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub merge_wait: f64,
     /// Also record every raw event to this trace file, for `flowtap replay`.
     #[arg(long, value_name = "TRACE")]
     pub record: Option<PathBuf>,
@@ -71,9 +84,15 @@ pub struct CaptureArgs {
 pub struct ReplayArgs {
     /// The trace file to replay.
     pub trace: PathBuf,
-    /// Write flows here as JSON Lines ("-" or absent: stdout).
+    /// Write flows here ("-" or absent: stdout); a `.har` name writes HAR.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Output format (default: HAR for a `.har` file, else JSON Lines).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// One flow per exchange when both ends are traced (HAR always merges).
+    #[arg(long)]
+    pub merge: bool,
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
@@ -84,4 +103,13 @@ pub struct ContainersArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HarArgs {
+    /// Flows as JSON Lines ("-": stdin); merged or not.
+    pub flows: PathBuf,
+    /// Write the HAR here ("-" or absent: stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

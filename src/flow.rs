@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, SecondsFormat};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
 use crate::clock::WallClock;
@@ -15,14 +15,14 @@ use crate::http::{self, Exchange, Headers, Message};
 use crate::sockets::{Address, AddressSource, SocketInfo};
 
 /// Which end of the connection the observing process is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observer {
     Client,
     Server,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
     /// `pid-fd-generation-exchange`: the same events give the same ids, live or replayed.
     pub id: String,
@@ -42,14 +42,14 @@ pub struct Flow {
     pub incomplete: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
     pub container: Option<Container>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
     pub id: String,
     pub name: String,
@@ -68,14 +68,14 @@ impl From<&ContainerInfo> for Container {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
     pub comm: String,
     pub container: Option<Container>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub time: String,
     pub method: String,
@@ -83,11 +83,11 @@ pub struct Request {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trailers: Headers,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub time: String,
     pub status: u16,
@@ -95,12 +95,12 @@ pub struct Response {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trailers: Headers,
 }
 
 /// `{"size", "text"|"base64", "truncated"}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Body {
     pub size: u64,
     #[serde(flatten)]
@@ -108,7 +108,7 @@ pub struct Body {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AddressSources {
     pub src: Option<AddressSource>,
     pub dst: Option<AddressSource>,

@@ -31,5 +31,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Capture(args) => commands::capture::run(args),
         cli::Command::Replay(args) => commands::replay::run(args),
         cli::Command::Containers(args) => commands::containers::run(args),
+        cli::Command::Har(args) => commands::har::run(args),
     }
 }

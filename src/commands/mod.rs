@@ -2,4 +2,6 @@
 
 pub mod capture;
 pub mod containers;
+pub mod har;
+pub mod output;
 pub mod replay;

@@ -11,5 +11,6 @@ mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod har;
 mod scenarios;
 mod support;
