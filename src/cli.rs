@@ -27,6 +27,8 @@ pub enum Command {
     Containers(ContainersArgs),
     /// Convert a flows file (JSON Lines) to HAR 1.2, one entry per exchange.
     Har(HarArgs),
+    /// Follow a flows file (or stdin) as one line per exchange.
+    View(ViewArgs),
 }
 
 #[derive(Debug, Args)]
@@ -112,4 +114,48 @@ pub struct HarArgs {
     /// Write the HAR here ("-" or absent: stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// When stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Flows as JSON Lines, merged or not ("-" or absent: stdin). A file is
+    /// followed as it grows, like `tail -f`.
+    pub flows: Option<PathBuf>,
+    /// Read the file once and stop at its end instead of following it.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Only exchanges with this compose service or container (name or id) at
+    /// either end; repeatable.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Only these statuses: a class (5xx), a code (404), or none (no response);
+    /// repeatable.
+    #[arg(long = "status", value_name = "CLASS|CODE")]
+    pub statuses: Vec<flowtap::view::StatusMatch>,
+    /// Only these methods; repeatable.
+    #[arg(long = "method", value_name = "METHOD")]
+    pub methods: Vec<String>,
+    /// Only targets containing this.
+    #[arg(long, value_name = "TEXT")]
+    pub target: Option<String>,
+    /// Only the exchange with this id (either end's).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Show each exchange in full: headers, bodies (JSON pretty-printed), timings.
+    #[arg(long)]
+    pub detail: bool,
+    /// Show the two ends' flows of an exchange apart instead of merging them.
+    #[arg(long)]
+    pub no_merge: bool,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }

@@ -17,3 +17,4 @@ pub mod record;
 pub mod sink;
 pub mod sockets;
 pub mod trace;
+pub mod view;

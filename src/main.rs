@@ -32,5 +32,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Replay(args) => commands::replay::run(args),
         cli::Command::Containers(args) => commands::containers::run(args),
         cli::Command::Har(args) => commands::har::run(args),
+        cli::Command::View(args) => commands::view::run(args),
     }
 }

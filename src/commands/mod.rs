@@ -5,3 +5,4 @@ pub mod containers;
 pub mod har;
 pub mod output;
 pub mod replay;
+pub mod view;

@@ -14,3 +14,4 @@ mod flows;
 mod har;
 mod scenarios;
 mod support;
+mod view;
