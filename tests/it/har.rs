@@ -64,3 +64,154 @@ fn replay_to_a_har_file_picks_har_by_extension() {
     assert_eq!(bodies, [r#"{"n":0}"#, r#"{"n":1}"#, r#"{"n":2}"#]);
     assert!(har_rules::check(&har).is_empty());
 }
+
+/// A static site on loopback: a page with non-ASCII text, JSON, and binary.
+fn site(dir: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
+    let files: Vec<(&'static str, Vec<u8>)> = vec![
+        (
+            "index.html",
+            "<!doctype html><meta charset=utf-8><title>flowtap</title><p>héllo ✓</p>\n"
+                .as_bytes()
+                .to_vec(),
+        ),
+        (
+            "data.json",
+            br#"{"items":[1,2,3],"name":"caf\u00e9"}"#.to_vec(),
+        ),
+        ("blob.bin", (0..=255u8).cycle().take(70_000).collect()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).expect("write site file");
+    }
+    files
+}
+
+/// `sh` waits for `go`, starts python's http.server, fetches every file with
+/// curl (children of the same tree, so both ends are traced), stops the server.
+const FETCH_ALL: &str = r#"
+read go
+python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$SITE" 2>/dev/null &
+srv=$!
+python3 -c 'import socket, sys, time
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1]))).close(); break
+    except OSError:
+        time.sleep(0.05)' "$PORT"
+for f in $FILES; do
+  curl -sf -o /dev/null "http://127.0.0.1:$PORT/$f" || { kill $srv; exit 1; }
+done
+kill $srv
+wait $srv 2>/dev/null
+exit 0
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// tests/har/node_modules from the committed lock file, once.
+fn playwright() -> std::path::PathBuf {
+    let dir = repo_root().join("tests/har");
+    if !dir.join("node_modules/playwright-core").exists() {
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("run npm ci");
+        assert!(ok.success(), "npm ci in tests/har failed");
+    }
+    dir.join("replay.js")
+}
+
+#[test]
+#[ignore = "needs root and BPF, chromium and npm; run via scripts/test.sh"]
+fn a_page_replayed_from_a_captured_har_receives_the_bodies_byte_for_byte() {
+    use base64::Engine as _;
+    use std::io::Write as _;
+
+    let replay_js = playwright();
+    let _guard = crate::support::privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site_dir = dir.path().join("site");
+    std::fs::create_dir(&site_dir).expect("mkdir");
+    let files = site(&site_dir);
+    let port = free_port();
+    let har_path = dir.path().join("flows.har");
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    let mut sh = Command::new("sh")
+        .args(["-c", FETCH_ALL])
+        .env("PORT", port.to_string())
+        .env("SITE", &site_dir)
+        .env("FILES", names.join(" "))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let live = crate::support::LiveCapture::start(&[
+        "capture",
+        "--pid",
+        &sh.id().to_string(),
+        "-o",
+        har_path.to_str().expect("utf-8"),
+    ]);
+    sh.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("go");
+    let fetched = crate::support::wait_with_timeout(&mut sh, std::time::Duration::from_secs(60));
+    assert!(fetched.success(), "the fetches failed");
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} exchanges merged, 0 flows alone", files.len())),
+        "{stderr}"
+    );
+
+    let har: Value =
+        serde_json::from_slice(&std::fs::read(&har_path).expect("read HAR")).expect("HAR is JSON");
+    assert_eq!(har_rules::check(&har), Vec::<String>::new());
+    let entries = har["log"]["entries"].as_array().expect("entries");
+    assert_eq!(
+        entries.len(),
+        files.len(),
+        "one entry per exchange: {har:#}"
+    );
+    for e in entries {
+        assert_eq!(e["_flowtap"]["observer"], "both");
+        assert_eq!(e["_flowtap"]["process"]["comm"], "curl");
+        assert_eq!(e["_flowtap"]["server"]["process"]["comm"], "python3");
+        assert_eq!(e["serverIPAddress"], "127.0.0.1");
+    }
+
+    // The server is gone: whatever the page receives comes from the HAR.
+    let url = |name: &str| format!("http://127.0.0.1:{port}/{name}");
+    let out = Command::new("node")
+        .arg(&replay_js)
+        .arg(&har_path)
+        .args(names.iter().map(|n| url(n)))
+        .output()
+        .expect("run node replay.js");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received: Value = serde_json::from_slice(&out.stdout).expect("replay.js prints JSON");
+    for (name, bytes) in &files {
+        let got = &received[url(name)];
+        assert_eq!(got["status"], 200, "{name}: {got}");
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(got["body"].as_str().expect("body"))
+            .expect("base64");
+        assert!(
+            body == *bytes,
+            "{name}: {} bytes received, {} served",
+            body.len(),
+            bytes.len()
+        );
+    }
+}
