@@ -66,7 +66,7 @@ fn replay_to_a_har_file_picks_har_by_extension() {
 }
 
 /// A static site on loopback: a page with non-ASCII text, JSON, and binary.
-fn site(dir: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
+pub fn site(dir: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
     let files: Vec<(&'static str, Vec<u8>)> = vec![
         (
             "index.html",
@@ -87,8 +87,9 @@ fn site(dir: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// `sh` waits for `go`, starts python's http.server, fetches every file with
-/// curl (children of the same tree, so both ends are traced), stops the server.
-const FETCH_ALL: &str = r#"
+/// curl (children of the same tree, so both ends are traced), asks for the
+/// `$MISSING` ones too (404s), stops the server.
+pub const FETCH_ALL: &str = r#"
 read go
 python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$SITE" 2>/dev/null &
 srv=$!
@@ -101,12 +102,15 @@ while True:
 for f in $FILES; do
   curl -sf -o /dev/null "http://127.0.0.1:$PORT/$f" || { kill $srv; exit 1; }
 done
+for f in $MISSING; do
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/$f"
+done
 kill $srv
 wait $srv 2>/dev/null
 exit 0
 "#;
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

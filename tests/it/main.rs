@@ -15,3 +15,4 @@ mod har;
 mod scenarios;
 mod support;
 mod view;
+mod view_live;
