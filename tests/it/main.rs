@@ -12,6 +12,7 @@ mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod har;
+mod merge;
 mod scenarios;
 mod support;
 mod view;
