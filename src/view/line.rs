@@ -49,33 +49,27 @@ pub fn line(record: &Record, width: Option<usize>) -> String {
     let (client, server) = super::ends(record);
     let status = f.response.as_ref().map(|r| r.status);
     let status_text = status.map_or_else(|| "---".to_string(), |s| s.to_string());
-    let sizes = format!(
-        "{} → {}",
-        size(f.request.body.size),
-        f.response
-            .as_ref()
-            .map_or("-".to_string(), |r| size(r.body.size))
-    );
+    let response_size = f
+        .response
+        .as_ref()
+        .map_or("-".to_string(), |r| size(r.body.size));
     let marker = match record.observer() {
         "both" => "",
         "client" => " [client]",
         _ => " [server]",
     };
     let note = if f.incomplete.is_some() { " !" } else { "" };
-    let head = format!(
-        "{} {client} → {server} {} ",
-        clock(&f.request.time),
-        f.request.method
-    );
-    let tail = format!(
-        " {status_text} {:>8} {sizes}{marker}{note}",
-        duration(f.duration_us)
-    );
+    let time = clock(&f.request.time);
+    let method = &f.request.method;
+    let took = format!("{:>8}", duration(f.duration_us));
+    let sizes = format!("{} → {response_size}", size(f.request.body.size));
     let mut target = f.request.target.clone();
     if let Some(w) = width {
-        let room = w
-            .saturating_sub(head.chars().count() + tail.chars().count())
-            .max(8);
+        // Everything but the target, as it will be printed without styles.
+        let rest = format!(
+            "{time} {client} → {server} {method}  {status_text} {took} {sizes}{marker}{note}"
+        );
+        let room = w.saturating_sub(rest.chars().count()).max(8);
         if target.chars().count() > room {
             target = target.chars().take(room - 1).collect::<String>() + "…";
         }
@@ -84,10 +78,8 @@ pub fn line(record: &Record, width: Option<usize>) -> String {
     let bold = Style::new().bold();
     let st = status_style(status);
     format!(
-        "{dim}{}{dim:#} {client} → {bold}{server}{bold:#} {} {target} {st}{status_text}{st:#} {:>8} {sizes}{dim}{marker}{dim:#}{note}",
-        clock(&f.request.time),
-        f.request.method,
-        duration(f.duration_us)
+        "{dim}{time}{dim:#} {client} → {bold}{server}{bold:#} {method} {target} \
+         {st}{status_text}{st:#} {took} {sizes}{dim}{marker}{dim:#}{note}"
     )
 }
 
