@@ -115,6 +115,11 @@ struct Binding {
     server: String,
 }
 
+/// A live capture forgets a 4-tuple's binding after this long without flows
+/// (its connection is long closed; the port may be reused by a new one)…
+const BINDING_IDLE_NS: u64 = 300_000_000_000;
+/// …looking for such bindings at most this often.
+const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 /// A binding's share of the budget (its strings and the map's overhead).
 const BINDING_COST: usize = 160;
 /// A waiting flow's overhead beyond its bodies and headers.
@@ -125,7 +130,9 @@ pub struct Merger {
     config: MergeConfig,
     waiting: HashMap<Key, Waiting>,
     order: VecDeque<(u64, Key)>,
-    bindings: HashMap<Tuple, Binding>,
+    /// Each with when it last served a flow.
+    bindings: HashMap<Tuple, (Binding, u64)>,
+    last_sweep: u64,
     bytes: usize,
     seq: u64,
     stats: MergeStats,
@@ -138,6 +145,7 @@ impl Merger {
             waiting: HashMap::new(),
             order: VecDeque::new(),
             bindings: HashMap::new(),
+            last_sweep: 0,
             bytes: 0,
             seq: 0,
             stats: MergeStats::default(),
@@ -160,7 +168,8 @@ impl Merger {
             out.push(Record::One(flow));
             return;
         };
-        if let Some(b) = self.bindings.get(&key.tuple) {
+        if let Some((b, used)) = self.bindings.get_mut(&key.tuple) {
+            *used = now;
             let bound = match key.observer {
                 Observer::Client => &b.client,
                 Observer::Server => &b.server,
@@ -183,7 +192,7 @@ impl Merger {
                 Observer::Client => (flow, twin.flow),
                 Observer::Server => (twin.flow, flow),
             };
-            self.pair(key.tuple, client, server, out);
+            self.pair(key.tuple, client, server, now, out);
             return;
         }
         if let Some(old) = self.take(&key) {
@@ -207,11 +216,19 @@ impl Merger {
         self.keep_to_budget(out);
     }
 
-    /// Lets out alone the halves that have waited their time by `now`.
+    /// Lets out alone the halves that have waited their time by `now`, and
+    /// forgets idle bindings.
     pub fn expire(&mut self, now: u64, out: &mut Vec<Record>) {
         let Some(wait) = self.config.wait_ns else {
             return;
         };
+        if now.saturating_sub(self.last_sweep) >= SWEEP_EVERY_NS {
+            self.last_sweep = now;
+            let before = self.bindings.len();
+            self.bindings
+                .retain(|_, (_, used)| now.saturating_sub(*used) < BINDING_IDLE_NS);
+            self.bytes -= (before - self.bindings.len()) * BINDING_COST;
+        }
         while let Some(&(seq, key)) = self.order.front() {
             match self.waiting.get(&key) {
                 Some(w) if w.seq == seq => {
@@ -242,7 +259,7 @@ impl Merger {
         }
     }
 
-    fn pair(&mut self, tuple: Tuple, client: Flow, server: Flow, out: &mut Vec<Record>) {
+    fn pair(&mut self, tuple: Tuple, client: Flow, server: Flow, now: u64, out: &mut Vec<Record>) {
         let same_line = client.request.method == server.request.method
             && client.request.target == server.request.target;
         if !same_line {
@@ -256,7 +273,7 @@ impl Merger {
             server: socket_of(&server.id).to_string(),
         };
         match self.bindings.get(&tuple) {
-            Some(b) if *b != binding => {
+            Some((b, _)) if *b != binding => {
                 // Bound by another pair since one of these started waiting.
                 self.stats.other_socket += 2;
                 out.push(Record::One(client));
@@ -265,7 +282,7 @@ impl Merger {
             }
             Some(_) => {}
             None => {
-                self.bindings.insert(tuple, binding);
+                self.bindings.insert(tuple, (binding, now));
                 self.bytes += BINDING_COST;
             }
         }

@@ -311,3 +311,22 @@ fn a_merged_flow_has_every_field_of_a_flow_and_reads_back() {
     assert_eq!(back, out[0]);
     assert_eq!(back.observer(), "both");
 }
+
+#[test]
+fn a_live_merge_forgets_idle_bindings() {
+    let mut m = Merger::new(MergeConfig::default());
+    let mut out = Vec::new();
+    m.offer(client(0, "/a"), 0, &mut out);
+    m.offer(server(0, "/a"), 0, &mut out);
+    assert_eq!(m.held_bytes(), BINDING_COST);
+    m.expire(BINDING_IDLE_NS - 1, &mut out);
+    assert_eq!(m.held_bytes(), BINDING_COST);
+    m.expire(BINDING_IDLE_NS + SWEEP_EVERY_NS, &mut out);
+    assert_eq!(m.held_bytes(), 0);
+    // A new connection on the same 4-tuple pairs again from its start.
+    let mut c = client(0, "/b");
+    c.id = "301-4-0-0".into();
+    m.offer(c, BINDING_IDLE_NS * 2, &mut out);
+    m.offer(server(0, "/b"), BINDING_IDLE_NS * 2, &mut out);
+    assert_eq!(m.stats().merged, 2);
+}
