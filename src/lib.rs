@@ -14,6 +14,8 @@ pub mod merge;
 pub mod pipeline;
 pub mod procfs;
 pub mod record;
+pub mod selection;
+pub mod session;
 pub mod sink;
 pub mod sockets;
 pub mod trace;

@@ -5,7 +5,8 @@ use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
-use crate::flow::{Flow, Observer, Process};
+use crate::event::Observer;
+use crate::flow::{Flow, Process};
 use crate::merge::MergedFlow;
 
 // Records are short-lived and mostly passed by reference: boxing the larger

@@ -1,8 +1,8 @@
 //! One module per subcommand: wiring only, the work happens in the library.
 
 pub mod capture;
-pub mod containers;
 pub mod har;
+pub mod list_containers;
 pub mod output;
 pub mod replay;
 pub mod view;

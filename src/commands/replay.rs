@@ -1,9 +1,14 @@
-//! `flowtap replay TRACE`: a recorded trace through the same pipeline as live capture.
+//! `flowtap replay TRACE`: a recorded trace through the same pipeline as live
+//! capture, with the same container selection when one is given.
+
+use std::fs::File;
 
 use anyhow::Context as _;
 
 use flowtap::merge::MergeConfig;
 use flowtap::pipeline::{Config, Pipeline};
+use flowtap::selection::Selector;
+use flowtap::session::Session;
 use flowtap::trace::TraceReader;
 
 use super::output::Output;
@@ -28,13 +33,15 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         max_body: args.max_body,
         ..Config::default()
     };
-    let mut pipeline = Pipeline::new(config, &mut sink);
+    let selector = Selector::new(args.containers, args.compose_project);
+    let mut session: Session<_, File> =
+        Session::offline(selector, Pipeline::new(config, &mut sink));
     for event in trace {
         let event = event.with_context(|| format!("replaying {}", args.trace.display()))?;
-        pipeline.handle(event)?;
+        session.take(event)?;
     }
-    let mut summary = pipeline.finish()?;
-    summary.flows_written = sink.written();
+    let mut summary = session.finish()?;
+    summary.pipeline.flows_written = sink.written();
     eprintln!("flowtap: {summary}{}", sink.merge_summary());
     Ok(())
 }

@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::flow::{AddressSources, Endpoint, Flow, Observer, Process, Request, Response};
+use crate::event::Observer;
+use crate::flow::{AddressSources, Endpoint, Flow, Process, Request, Response};
 
 /// One exchange observed by both its client and its server.
 #[derive(Debug, Clone, PartialEq)]

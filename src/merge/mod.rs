@@ -14,7 +14,8 @@ use hashbrown::HashMap;
 pub use merged::{merge, Disagreement, MergedFlow, ServerHalf, Timing};
 pub use sink::Merging;
 
-use crate::flow::{Flow, Observer};
+use crate::event::Observer;
+use crate::flow::Flow;
 use crate::record::Record;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
