@@ -41,6 +41,32 @@ fn both_halves_of_each_exchange_become_one_entry() {
 }
 
 #[test]
+fn har_reads_stdin_and_writes_stdout() {
+    let flows = std::fs::read(repo_root().join("fixtures/merge-matched-pair.flows.jsonl"))
+        .expect("fixture");
+    let mut child = Command::new(flowtap_bin())
+        .args(["har", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn flowtap har");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &flows).expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let har: Value = serde_json::from_slice(&out.stdout).expect("HAR on stdout");
+    let entries = har["log"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["_flowtap"]["observer"], "both");
+    assert_eq!(entries[0]["_flowtap"]["timing"]["network_us"], 2000);
+    assert!(har_rules::check(&har).is_empty());
+}
+
+#[test]
 fn replay_to_a_har_file_picks_har_by_extension() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("x.har");

@@ -111,3 +111,21 @@ fn a_closed_pipe_is_a_clean_exit() {
         "{stderr}"
     );
 }
+
+#[test]
+fn one_exchange_by_either_ends_id() {
+    let flows = std::fs::read_to_string(repo_root().join("fixtures/live-keepalive.flows.jsonl"))
+        .expect("fixture");
+    let server_side: serde_json::Value = serde_json::from_str(
+        flows
+            .lines()
+            .find(|l| l.contains("\"observer\":\"server\"") && l.contains("/missing"))
+            .expect("a server-side flow of GET /missing"),
+    )
+    .expect("JSON");
+    let id = server_side["id"].as_str().expect("id");
+    let (stdout, _) = view(&["--id", id, "--detail"]);
+    assert_eq!(stdout.matches("── ").count(), 1, "{stdout}");
+    assert!(stdout.contains("> GET /missing HTTP/1.1"), "{stdout}");
+    assert!(stdout.contains(&format!("id {id}")), "{stdout}");
+}
