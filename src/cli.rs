@@ -139,8 +139,8 @@ pub struct ViewArgs {
     /// Read the file once and stop at its end instead of following it.
     #[arg(long)]
     pub no_follow: bool,
-    /// Only exchanges with this compose service or container (name or id) at
-    /// either end; repeatable.
+    /// Only exchanges with this compose service, container (name or id) or
+    /// shown name (a process, an ip:port) at either end; repeatable.
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
     /// Only these statuses: a class (5xx), a code (404), or none (no response);

@@ -1,4 +1,5 @@
-//! Which exchanges the view shows: by service or container (either end), status
+//! Which exchanges the view shows: by service, container or shown name (either
+//! end), status
 //! (`5xx`, `404`, `none` for no response), method, target substring, or id.
 
 use std::str::FromStr;
@@ -74,10 +75,12 @@ fn names(e: &Endpoint) -> impl Iterator<Item = &str> {
 impl Filter {
     pub fn matches(&self, record: &Record) -> bool {
         let f = record.flow();
-        let service = self.services.is_empty()
-            || names(&f.src)
-                .chain(names(&f.dst))
-                .any(|n| self.services.iter().any(|s| s == n));
+        let service = self.services.is_empty() || {
+            let (client, server) = super::ends(record);
+            let wanted = |n: &str| self.services.iter().any(|s| s == n);
+            let named = names(&f.src).chain(names(&f.dst)).any(wanted);
+            named || wanted(&client) || wanted(&server)
+        };
         let status = self.statuses.is_empty() || {
             let got = f.response.as_ref().map(|r| r.status);
             self.statuses.iter().any(|s| s.matches(got))

@@ -57,6 +57,7 @@ fn filters_narrow_what_is_shown() {
     assert_eq!(count(&["--target", "items/1"]), 2);
     assert_eq!(count(&["--status", "5xx"]), 0);
     assert_eq!(count(&["--service", "nothing-by-that-name"]), 0);
+    assert_eq!(count(&["--service", "python3"]), 5);
     // Both ends' flows apart: twice as many.
     assert_eq!(count(&["--no-merge"]), 10);
 }
