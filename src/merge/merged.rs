@@ -6,13 +6,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::Observer;
-use crate::flow::{AddressSources, Endpoint, Flow, Process, Request, Response};
+use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response};
 
 /// One exchange observed by both its client and its server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergedFlow {
     /// The exchange as the client saw it, except `dst`, `address_source.dst` (the
-    /// server's own knowledge of itself) and `observer`, which is "both" on output.
+    /// server's own knowledge of itself), a body the server kept whole where the
+    /// client kept it in part, and `observer`, which is "both" on output.
     pub flow: Flow,
     pub server: ServerHalf,
     pub timing: Timing,
@@ -52,7 +53,7 @@ pub struct Disagreement {
 
 /// Builds the merged flow; the caller has checked that both halves are the same
 /// exchange (same 4-tuple, same order on it, same request line).
-pub fn merge(client: Flow, server: Flow) -> MergedFlow {
+pub fn merge(client: Flow, mut server: Flow) -> MergedFlow {
     let disagreements = compare(&client, &server);
     let timing = Timing {
         client_us: client.duration_us,
@@ -65,6 +66,13 @@ pub fn merge(client: Flow, server: Flow) -> MergedFlow {
     let mut flow = client;
     flow.dst = server.dst;
     flow.address_source.dst = server.address_source.dst;
+    // A body one end kept whole and the other only in part (past --max-payload
+    // in one syscall, or bytes lost) is the same body: the record carries the
+    // whole one, and `disagreements` still has both.
+    take_whole(&mut flow.request.body, &mut server.request.body);
+    if let (Some(c), Some(s)) = (flow.response.as_mut(), server.response.as_mut()) {
+        take_whole(&mut c.body, &mut s.body);
+    }
     MergedFlow {
         flow,
         server: ServerHalf {
@@ -73,6 +81,12 @@ pub fn merge(client: Flow, server: Flow) -> MergedFlow {
         },
         timing,
         disagreements,
+    }
+}
+
+fn take_whole(client: &mut Body, server: &mut Body) {
+    if client.truncated && !server.truncated && client.size == server.size {
+        std::mem::swap(client, server);
     }
 }
 

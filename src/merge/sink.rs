@@ -46,6 +46,10 @@ impl<S: Sink> Merging<S> {
         self.merger.stats()
     }
 
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
     pub fn into_inner(self) -> S {
         self.inner
     }

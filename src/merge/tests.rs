@@ -183,8 +183,11 @@ fn disagreements_keep_both_versions() {
     let body = &both.disagreements[1];
     assert_eq!(body.client["text"], "o");
     assert_eq!(body.server["text"], "ok");
-    // The record itself is the client's view.
+    // The record itself is the client's view, but for the body the server kept whole.
     assert_eq!(both.flow.request.headers.len(), 1);
+    assert_eq!(both.flow.incomplete.as_deref(), Some("gap"));
+    let kept = &both.flow.response.as_ref().unwrap().body;
+    assert_eq!((kept.bytes.as_slice(), kept.truncated), (&b"ok"[..], false));
 }
 
 #[test]
@@ -329,4 +332,19 @@ fn a_live_merge_forgets_idle_bindings() {
     m.offer(c, BINDING_IDLE_NS * 2, &mut out);
     m.offer(server(0, "/b"), BINDING_IDLE_NS * 2, &mut out);
     assert_eq!(m.stats().merged, 2);
+}
+
+#[test]
+fn a_body_truncated_on_both_ends_or_of_another_size_stays_the_clients() {
+    let mut c = client(0, "/a");
+    let mut s = server(0, "/a");
+    c.response.as_mut().unwrap().body = Body {
+        size: 3,
+        bytes: Bytes(b"o".to_vec()),
+        truncated: true,
+    };
+    s.response.as_mut().unwrap().body = body("ok");
+    let out = run(&mut offline(), vec![c, s]);
+    let kept = &merged(&out[0]).flow.response.as_ref().unwrap().body;
+    assert_eq!(kept.bytes.as_slice(), b"o");
 }
