@@ -16,6 +16,8 @@ pub enum SinkError {
     Io(#[from] std::io::Error),
     #[error("encoding a flow")]
     Encode(#[from] serde_json::Error),
+    #[error("encoding a flow")]
+    EncodeFast(#[from] sonic_rs::Error),
     #[error("this output cannot hold {0}")]
     Unsupported(&'static str),
 }
