@@ -36,6 +36,10 @@ NEEDS=(
   "flock util-linux"
   "unshare util-linux"
   "tmux tmux"
+  # View and HAR tests (issue 13): Playwright (npm ci in tests/har) replays a
+  # captured HAR in Debian's Chromium; the live view runs under tmux.
+  "chromium chromium"
+  "npm npm"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE
