@@ -40,6 +40,14 @@ pub struct Flow {
     /// and flowtap stops parsing it; null otherwise.
     pub tunnel: Option<String>,
     pub incomplete: Option<String>,
+    /// HTTP/2 only (absent from HTTP/1 flows): the stream, `:authority`, and
+    /// for a gRPC call its service, method, status and messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<http::h2::Grpc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,7 +160,8 @@ impl Flow {
             .as_ref()
             .map(|r| r.end.saturating_sub(exchange.request.start) / 1_000);
         let tunnel = exchange.response.as_ref().and_then(|r| r.tunnel.clone());
-        Flow {
+        let http2 = exchange.http2;
+        let mut flow = Flow {
             id: format!("{}-{}-{}-{}", s.id.pid, s.id.fd, s.id.generation, index),
             observer: exchange.observer,
             src,
@@ -171,7 +180,20 @@ impl Flow {
             },
             tunnel,
             incomplete: exchange.incomplete,
+            stream_id: None,
+            authority: None,
+            grpc: None,
+        };
+        if let Some(h2) = http2 {
+            flow.request.version = "HTTP/2".into();
+            if let Some(r) = flow.response.as_mut() {
+                r.version = "HTTP/2".into();
+            }
+            flow.stream_id = Some(h2.stream_id);
+            flow.authority = h2.authority;
+            flow.grpc = h2.grpc;
         }
+        flow
     }
 }
 
