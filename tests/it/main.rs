@@ -6,6 +6,7 @@
 
 mod capture;
 mod corpus;
+mod corpus_h2;
 mod demo;
 mod docker;
 mod dockerd_restart;

@@ -186,8 +186,8 @@ impl Connection {
         }
         self.stopped = true;
         let reason = match &self.goaway {
-            Some(g) => format!("{reason} (after {g})"),
-            None => reason.to_string(),
+            Some(g) => format!("stream not finished: {reason} (after {g})"),
+            None => format!("stream not finished: {reason}"),
         };
         for (_, s) in std::mem::take(&mut self.streams) {
             self.write(s, Some(&reason), out);

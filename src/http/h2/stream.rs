@@ -156,7 +156,7 @@ impl Stream {
             why.push(e.to_string());
         }
         if self.headers_lost {
-            why.push("headers incomplete: a header block was not captured".into());
+            why.push("headers incomplete: a header block was lost or could not be decoded".into());
         }
         if self.unknown_headers > 0 {
             why.push(format!(

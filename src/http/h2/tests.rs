@@ -201,7 +201,10 @@ fn a_reset_stream_and_a_connection_ending_mid_stream_say_so() {
         Some("stream reset by the client (CANCEL)")
     );
     assert!(got[0].response.is_none());
-    assert_eq!(got[1].incomplete.as_deref(), Some("connection closed"));
+    assert_eq!(
+        got[1].incomplete.as_deref(),
+        Some("stream not finished: connection closed")
+    );
     assert!(got[1].response.as_ref().unwrap().body.truncated);
 }
 
@@ -222,7 +225,7 @@ fn goaway_refuses_later_streams_and_marks_the_rest() {
     );
     assert_eq!(
         got[1].incomplete.as_deref(),
-        Some("connection closed (after GOAWAY from the server (INTERNAL_ERROR, last stream 1))")
+        Some("stream not finished: connection closed (after GOAWAY from the server (INTERNAL_ERROR, last stream 1))")
     );
 }
 
@@ -369,4 +372,31 @@ fn http1_is_untouched_by_the_switch() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].request.request().unwrap().method, "PRINT");
     assert!(got[0].http2.is_none());
+}
+
+#[test]
+fn a_reference_to_an_evicted_entry_makes_the_headers_incomplete() {
+    let mut c = client_start();
+    let mut b = Vec::new();
+    size_update(&mut b, 100);
+    indexed(&mut b, 2);
+    literal(&mut b, 4, "", "/a");
+    inserted(&mut b, 0, "x-one", &"1".repeat(23));
+    c.extend(headers(1, END_HEADERS | END_STREAM, &b));
+    let mut b = Vec::new();
+    indexed(&mut b, 2);
+    literal(&mut b, 4, "", "/b");
+    inserted(&mut b, 0, "x-two", &"2".repeat(23));
+    indexed(&mut b, 63);
+    c.extend(headers(3, END_HEADERS | END_STREAM, &b));
+    let mut s = headers(1, END_HEADERS | END_STREAM, &status("200"));
+    s.extend(headers(3, END_HEADERS | END_STREAM, &status("200")));
+    let mut r = Run::new(Some(Observer::Client));
+    r.go(Send, &c).go(Recv, &s);
+    let got = r.end();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(
+        got[1].incomplete.as_deref(),
+        Some("headers incomplete: a header block was lost or could not be decoded")
+    );
 }
