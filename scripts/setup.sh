@@ -36,6 +36,12 @@ NEEDS=(
   "flock util-linux"
   "unshare util-linux"
   "tmux tmux"
+  # HTTP/2 and gRPC tests (tests/programs/http2.py): nghttpd, nghttp and h2load,
+  # Debian's python3 with grpcio and h2.
+  "nghttpd nghttp2-server"
+  "nghttp nghttp2-client"
+  "/usr/lib/python3/dist-packages/grpc/__init__.py python3-grpcio"
+  "/usr/lib/python3/dist-packages/h2/__init__.py python3-h2"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

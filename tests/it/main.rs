@@ -12,5 +12,6 @@ mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod http2;
 mod scenarios;
 mod support;

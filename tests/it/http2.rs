@@ -1,0 +1,238 @@
+//! HTTP/2 and gRPC from real programs (nghttpd, nghttp, curl, h2load, python
+//! grpcio, python h2) on loopback under `flowtap capture --pid`: every stream a
+//! flow, from both observers, checked against what the programs did.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{privileged, repo_root, Harness, LiveCapture};
+
+/// Runs `tests/programs/http2.py SCENARIO` under capture; returns its report and
+/// the flows. `FLOWTAP_RECORD_DIR` keeps the trace (scripts/record-fixtures.sh).
+fn capture(scenario: &str) -> (Value, Vec<Value>) {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows.jsonl");
+    let trace = match std::env::var_os("FLOWTAP_RECORD_DIR") {
+        Some(d) => std::path::PathBuf::from(d).join(format!("live-h2-{scenario}.trace.jsonl")),
+        None => dir.path().join("trace.jsonl"),
+    };
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(repo_root().join("tests/programs/http2.py"))
+        .arg(scenario);
+    let harness = Harness::spawn(cmd);
+    let pid = harness.pid().to_string();
+    let live = LiveCapture::start(&[
+        "capture",
+        "--pid",
+        &pid,
+        "-o",
+        flows.to_str().expect("utf-8 path"),
+        "--record",
+        trace.to_str().expect("utf-8 path"),
+    ]);
+    let report = harness.go();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "capture failed: {status}\n{stderr}");
+    assert!(stderr.contains(" 0 events lost"), "events lost:\n{stderr}");
+    let text = std::fs::read_to_string(&flows).expect("flows written");
+    let flows = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a flow is JSON"))
+        .collect();
+    (report, flows)
+}
+
+/// Flows of one observer on the scenario's port.
+fn seen_by<'f>(flows: &'f [Value], observer: &str, port: u64) -> Vec<&'f Value> {
+    flows
+        .iter()
+        .filter(|f| f["observer"] == observer && f["dst"]["port"] == port)
+        .collect()
+}
+
+fn text(body: &Value) -> &str {
+    body["text"].as_str().unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn nghttp_against_nghttpd_every_stream_a_flow_from_both_ends() {
+    let (report, flows) = capture("nghttp");
+    let port = report["port"].as_u64().expect("port");
+    for (observer, comm) in [("client", "nghttp"), ("server", "nghttpd")] {
+        let mine = seen_by(&flows, observer, port);
+        // nghttp: GET /a, /missing, /big on one connection (streams 13, 15, 17
+        // after its PRIORITY-only streams 3–11), then a POST on another.
+        assert_eq!(mine.len(), 4, "{observer}: {mine:#?}");
+        let by_target: BTreeMap<(String, String), &Value> = mine
+            .iter()
+            .map(|f| {
+                let r = &f["request"];
+                (
+                    (
+                        r["method"].as_str().unwrap_or_default().to_string(),
+                        r["target"].as_str().unwrap_or_default().to_string(),
+                    ),
+                    *f,
+                )
+            })
+            .collect();
+        let get = by_target[&("GET".into(), "/a".into())];
+        assert_eq!(get["process"]["comm"], comm);
+        assert_eq!(get["request"]["version"], "HTTP/2");
+        assert_eq!(get["response"]["status"], 200);
+        assert_eq!(text(&get["response"]["body"]), "hello from nghttpd\n");
+        assert_eq!(get["stream_id"], 13);
+        assert_eq!(get["authority"], format!("127.0.0.1:{port}"));
+        assert_eq!(get["incomplete"], Value::Null);
+        let missing = by_target[&("GET".into(), "/missing".into())];
+        assert_eq!(missing["response"]["status"], 404);
+        assert_eq!(missing["stream_id"], 15);
+        let big = by_target[&("GET".into(), "/big".into())];
+        assert_eq!(big["response"]["body"]["size"], 65536);
+        assert_eq!(big["response"]["body"]["truncated"], false);
+        let post = by_target[&("POST".into(), "/a".into())];
+        assert_eq!(text(&post["request"]["body"]), "posted by nghttp\n");
+        assert_eq!(post["response"]["status"], 200);
+        for f in &mine {
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn curl_prior_knowledge_get_and_post() {
+    let (report, flows) = capture("curl");
+    let port = report["port"].as_u64().expect("port");
+    for observer in ["client", "server"] {
+        let mine = seen_by(&flows, observer, port);
+        assert_eq!(mine.len(), 2, "{observer}: {mine:#?}");
+        assert_eq!(mine[0]["request"]["method"], "GET");
+        assert_eq!(
+            text(&mine[0]["response"]["body"]),
+            report["get"].as_str().expect("curl's output")
+        );
+        assert_eq!(mine[1]["request"]["method"], "POST");
+        assert_eq!(text(&mine[1]["request"]["body"]), "curl body");
+        for f in &mine {
+            assert_eq!(f["stream_id"], 1);
+            assert_eq!(f["response"]["version"], "HTTP/2");
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn h2load_1000_requests_4_connections_10_streams_each_all_flows() {
+    let (report, flows) = capture("h2load");
+    let port = report["port"].as_u64().expect("port");
+    let said = report["h2load"][0].as_str().unwrap_or_default();
+    assert!(said.contains("1000 succeeded"), "h2load said {said:?}");
+    for observer in ["client", "server"] {
+        let mine = seen_by(&flows, observer, port);
+        assert_eq!(mine.len(), 1000, "{observer}");
+        let complete = mine
+            .iter()
+            .filter(|f| f["incomplete"].is_null() && f["response"]["status"] == 200)
+            .count();
+        assert_eq!(complete, 1000, "{observer}");
+        let connections: std::collections::HashSet<_> =
+            mine.iter().map(|f| f["src"]["port"].as_u64()).collect();
+        assert_eq!(connections.len(), 4, "{observer}");
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn grpc_python_unary_server_streaming_and_not_found() {
+    let (report, flows) = capture("grpc");
+    let port = report["port"].as_u64().expect("port");
+    assert_eq!(report["client"]["get"][0], 5, "{report}");
+    for observer in ["client", "server"] {
+        let mine = seen_by(&flows, observer, port);
+        let call = |method: &str| {
+            mine.iter()
+                .find(|f| f["grpc"]["method"] == method)
+                .unwrap_or_else(|| panic!("{observer}: no {method} call in {mine:#?}"))
+        };
+        let say = call("Say");
+        assert_eq!(say["grpc"]["service"], "demo.Echo");
+        assert_eq!(say["grpc"]["status"], 0);
+        assert_eq!(say["grpc"]["request"]["count"], 1);
+        assert_eq!(say["grpc"]["request"]["messages"][0], "d29ybGQ=");
+        let reply = report["client"]["say"].as_str().expect("say");
+        assert_eq!(say["grpc"]["response"]["sizes"][0], reply.len() / 2);
+        let count = call("Count");
+        assert_eq!(count["grpc"]["response"]["count"], 3);
+        assert_eq!(
+            count["grpc"]["response"]["messages"],
+            serde_json::json!(["CAE=", "CAI=", "CAM="])
+        );
+        assert_eq!(count["grpc"]["status"], 0);
+        let get = call("Get");
+        assert_eq!(get["grpc"]["status"], 5);
+        assert_eq!(get["grpc"]["message"], "no such key");
+        for f in [say, count, get] {
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+            assert_eq!(f["request"]["version"], "HTTP/2");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn upgrade_h2c_nghttp_against_python_h2() {
+    let (report, flows) = capture("upgrade");
+    let port = report["port"].as_u64().expect("port");
+    for observer in ["client", "server"] {
+        let mine = seen_by(&flows, observer, port);
+        assert_eq!(mine.len(), 2, "{observer}: {mine:#?}");
+        let first = mine.iter().find(|f| f["stream_id"] == 1).expect("stream 1");
+        assert_eq!(first["request"]["target"], "/first");
+        assert_eq!(first["response"]["status"], 200);
+        assert_eq!(first["response"]["version"], "HTTP/2");
+        assert_eq!(text(&first["response"]["body"]), "answer to upgrade");
+        assert_eq!(first["tunnel"], Value::Null);
+        let second = mine
+            .iter()
+            .find(|f| f["stream_id"] != 1)
+            .expect("a second stream");
+        assert_eq!(second["request"]["target"], "/second");
+        assert_eq!(text(&second["response"]["body"]), "answer to /second");
+        for f in &mine {
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn joined_open_connection_resolves_new_entries_and_reports_old_ones() {
+    let (report, flows) = capture("joined");
+    let port = report["port"].as_u64().expect("port");
+    for observer in ["client", "server"] {
+        let mine = seen_by(&flows, observer, port);
+        assert_eq!(mine.len(), 2, "{observer}: {mine:#?}");
+        for f in &mine {
+            let headers = f["request"]["headers"].as_array().expect("headers");
+            // x-after was inserted after attach: it resolves, on both requests.
+            assert!(
+                headers
+                    .iter()
+                    .any(|h| h[0] == "x-after" && h[1] == "inserted-after-attach"),
+                "{f}"
+            );
+            // x-before was inserted before: never guessed.
+            assert!(!headers.iter().any(|h| h[0] == "x-before"), "{f}");
+            assert!(headers.iter().any(|h| h[0] == "(unknown)"), "{f}");
+            let why = f["incomplete"].as_str().unwrap_or_default();
+            assert!(why.contains("HPACK entries from before capture"), "{f}");
+            assert_eq!(f["response"]["status"], 200);
+        }
+    }
+}
