@@ -236,3 +236,41 @@ fn joined_open_connection_resolves_new_entries_and_reports_old_ones() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
+fn node_http2_client_against_nghttpd_and_curl_against_node_http2_server() {
+    let (report, flows) = capture("node");
+    let port = report["port"].as_u64().expect("port");
+    for (observer, comm) in [("client", "node"), ("server", "nghttpd")] {
+        let mine = seen_by(&flows, observer, port);
+        assert_eq!(mine.len(), 3, "{observer}: {mine:#?}");
+        let answers = report["node_client"].as_array().expect("node's answers");
+        for (f, answer) in mine.iter().zip(answers) {
+            assert_eq!(f["process"]["comm"], comm);
+            assert_eq!(f["response"]["status"], answer[0]);
+            assert_eq!(
+                text(&f["response"]["body"]),
+                answer[1].as_str().unwrap_or_default()
+            );
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+        assert!(mine
+            .iter()
+            .any(|f| f["request"]["method"] == "POST"
+                && text(&f["request"]["body"]) == "posted by node"));
+    }
+    let node_port = report["node_port"].as_u64().expect("node port");
+    for (observer, comm) in [("client", "curl"), ("server", "node")] {
+        let mine = seen_by(&flows, observer, node_port);
+        assert_eq!(mine.len(), 1, "{observer}: {mine:#?}");
+        assert_eq!(mine[0]["process"]["comm"], comm);
+        assert_eq!(mine[0]["request"]["target"], "/n");
+        assert_eq!(text(&mine[0]["request"]["body"]), "from curl");
+        assert_eq!(
+            text(&mine[0]["response"]["body"]),
+            report["curl"].as_str().unwrap_or_default()
+        );
+        assert_eq!(mine[0]["incomplete"], Value::Null);
+    }
+}

@@ -5,7 +5,8 @@ Usage: http2.py SCENARIO. Prints "waiting", blocks until a line arrives on stdin
 (so that the test can start `flowtap capture --pid` on this process first),
 runs the scenario with servers and clients as child processes, and prints one
 JSON object saying what it did. Scenarios: nghttp, curl, h2load, grpc, joined,
-upgrade.
+upgrade, node (Node's http2 client against nghttpd, and curl against Node's
+http2 server).
 """
 import json
 import os
@@ -193,6 +194,41 @@ def child_upgrade_server(port):
             return
 
 
+NODE_CLIENT = r"""
+const http2 = require('http2');
+const session = http2.connect(process.argv[1]);
+const get = (path, body) => new Promise((resolve, reject) => {
+  const req = session.request(body === undefined ? {':path': path}
+    : {':path': path, ':method': 'POST', 'content-type': 'text/plain'});
+  let status = 0, data = '';
+  req.on('response', (h) => { status = h[':status']; });
+  req.setEncoding('utf8');
+  req.on('data', (c) => { data += c; });
+  req.on('end', () => resolve([status, data]));
+  req.on('error', reject);
+  req.end(body);
+});
+Promise.all([get('/a'), get('/missing'), get('/a', 'posted by node')]).then((r) => {
+  console.log(JSON.stringify(r));
+  session.close();
+});
+"""
+
+NODE_SERVER = r"""
+const http2 = require('http2');
+const server = http2.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    res.setHeader('content-type', 'text/plain');
+    res.end(`node saw ${req.method} ${req.url} ${body}`);
+  });
+});
+server.listen(Number(process.argv[1]), '127.0.0.1', () => console.log('ready'));
+process.stdin.on('data', () => server.close(() => process.exit(0)));
+"""
+
+
 def main():
     argv = sys.argv[1:]
     if argv[0] == "child":
@@ -247,6 +283,22 @@ def main():
                                   stdout=subprocess.PIPE, text=True)
         assert server.stdout.readline().strip() == "ready"
         run(["nghttp", "-nu", f"{url}/first", f"{url}/second"])
+        server.wait(timeout=30)
+        server = None
+    elif scenario == "node":
+        server = nghttpd(port, root)
+        result["node_client"] = json.loads(run(["node", "-e", NODE_CLIENT, url]))
+        server.terminate()
+        server.wait(timeout=30)
+        port2 = free_port()
+        result["node_port"] = port2
+        server = subprocess.Popen(["node", "-e", NODE_SERVER, str(port2)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "ready"
+        result["curl"] = run(["curl", "-sS", "--http2-prior-knowledge", "--data-binary",
+                              "from curl", f"http://127.0.0.1:{port2}/n"]).decode()
+        server.stdin.write("stop\n")
+        server.stdin.flush()
         server.wait(timeout=30)
         server = None
     else:
