@@ -42,6 +42,7 @@ NEEDS=(
   "nghttp nghttp2-client"
   "/usr/lib/python3/dist-packages/grpc/__init__.py python3-grpcio"
   "/usr/lib/python3/dist-packages/h2/__init__.py python3-h2"
+  "/usr/share/gocode/src/golang.org/x/net/http2/h2c/h2c.go golang-golang-x-net-dev"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

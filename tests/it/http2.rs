@@ -290,3 +290,56 @@ fn node_http2_client_against_nghttpd_and_curl_against_node_http2_server() {
         assert_eq!(mine[0]["incomplete"], Value::Null);
     }
 }
+
+#[test]
+#[ignore = "needs root, BPF, nghttp2, Node and Go with golang-golang-x-net-dev; run via scripts/test.sh"]
+fn go_h2c_client_against_node_and_curl_upgrade_against_go_h2c_server() {
+    let (report, flows) = capture("go");
+    let port = report["port"].as_u64().expect("port");
+    let answers = report["go_client"].as_array().expect("go's answers");
+    for (observer, comm) in [("client", "h2c"), ("server", "node")] {
+        let mine = seen_by(&flows, observer, port);
+        // Go asks one after another on one connection, on rising odd streams
+        // (x/net 0.7 starts at 3).
+        assert_eq!(mine.len(), 3, "{observer}: {mine:#?}");
+        for (i, (f, answer)) in mine.iter().zip(answers).enumerate() {
+            assert_eq!(f["process"]["comm"], comm);
+            let id = f["stream_id"].as_u64().unwrap_or(0);
+            assert_eq!(id % 2, 1, "{f}");
+            if i > 0 {
+                assert!(id > mine[i - 1]["stream_id"].as_u64().unwrap_or(0));
+            }
+            assert_eq!(f["response"]["status"], answer[0]);
+            assert_eq!(
+                text(&f["response"]["body"]),
+                answer[1].as_str().unwrap_or_default()
+            );
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+        assert_eq!(text(&mine[2]["request"]["body"]), "posted by go");
+    }
+    let go_port = report["go_port"].as_u64().expect("go port");
+    for (observer, comm) in [("client", "curl"), ("server", "h2c")] {
+        let mine = seen_by(&flows, observer, go_port);
+        // Two curls, each upgrading its own connection: stream 1 both times.
+        assert_eq!(mine.len(), 2, "{observer}: {mine:#?}");
+        for f in &mine {
+            assert_eq!(f["process"]["comm"], comm);
+            assert_eq!(f["stream_id"], 1);
+            assert_eq!(f["request"]["version"], "HTTP/2");
+            assert_eq!(f["response"]["version"], "HTTP/2");
+            assert_eq!(f["tunnel"], Value::Null);
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+        assert_eq!(text(&mine[0]["request"]["body"]), "upgrade body");
+        assert_eq!(
+            text(&mine[0]["response"]["body"]),
+            report["curl"].as_str().unwrap_or_default()
+        );
+        assert_eq!(mine[1]["response"]["status"], 404);
+        assert_eq!(
+            text(&mine[1]["response"]["body"]),
+            report["curl_404"].as_str().unwrap_or_default()
+        );
+    }
+}

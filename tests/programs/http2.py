@@ -6,7 +6,9 @@ Usage: http2.py SCENARIO. Prints "waiting", blocks until a line arrives on stdin
 runs the scenario with servers and clients as child processes, and prints one
 JSON object saying what it did. Scenarios: nghttp, curl, h2load, grpc, joined,
 upgrade, node (Node's http2 client against nghttpd, and curl against Node's
-http2 server).
+http2 server), go (a Go h2c client against Node's http2 server, and curl's
+Upgrade: h2c against a Go h2c server; built in GOPATH mode against Debian's
+golang-golang-x-net-dev).
 """
 import json
 import os
@@ -239,6 +241,11 @@ def main():
     root = docroot()
     pre = None
     server = None
+    if scenario == "go":
+        go_bin = os.path.join(root, "h2c")
+        env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(root, "gocache"),
+                   GOPATH="/usr/share/gocode:" + os.path.join(os.path.dirname(HERE), "go"))
+        run(["go", "build", "-o", go_bin, "h2c"], env=env, cwd=root)
     if scenario == "joined":
         server = nghttpd(port, root)
         pre = subprocess.Popen([PY, HERE, "child", "joined_client", str(port)],
@@ -299,6 +306,25 @@ def main():
                               "from curl", f"http://127.0.0.1:{port2}/n"]).decode()
         server.stdin.write("stop\n")
         server.stdin.flush()
+        server.wait(timeout=30)
+        server = None
+    elif scenario == "go":
+        server = subprocess.Popen(["node", "-e", NODE_SERVER, str(port)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "ready"
+        result["go_client"] = json.loads(run([go_bin, "get", f"{url}/g1", f"{url}/g2", f"{url}/g3"]))
+        server.stdin.write("stop\n")
+        server.stdin.flush()
+        server.wait(timeout=30)
+        port2 = free_port()
+        result["go_port"] = port2
+        server = subprocess.Popen([go_bin, "serve", str(port2)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "ready"
+        result["curl"] = run(["curl", "-sS", "--http2", "--data-binary", "upgrade body",
+                              f"http://127.0.0.1:{port2}/up"]).decode()
+        result["curl_404"] = run(["curl", "-sS", "--http2", f"http://127.0.0.1:{port2}/missing"]).decode()
+        server.stdin.close()
         server.wait(timeout=30)
         server = None
     else:
