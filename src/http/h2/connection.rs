@@ -168,10 +168,12 @@ impl Connection {
             return;
         }
         let mut units = std::mem::take(&mut self.units);
-        // An unknown amount can't be skipped inside a frame: as if boundaries were lost.
-        self.sides[direction.index()]
-            .reader
-            .skip(lost.unwrap_or(u64::MAX), &mut units);
+        let reader = &mut self.sides[direction.index()].reader;
+        match lost {
+            Some(n) => reader.skip(n, &mut units),
+            // An unknown amount can't be skipped inside a frame.
+            None => reader.lose_sync(&mut units),
+        }
         let amount = lost.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string());
         self.gap_reason = Some(format!("gap in captured bytes ({amount} bytes lost)"));
         self.apply(direction, ts, &mut units, out);
@@ -317,7 +319,8 @@ impl Connection {
                 let side = &mut self.sides[direction.index()];
                 side.pending = Some(Pending {
                     stream: h.stream,
-                    promised: None,
+                    // A lost promise names no stream we could follow.
+                    promised: (h.kind == frame::PUSH_PROMISE).then_some(0),
                     end_stream: h.has(frame::END_STREAM),
                     bytes: Vec::new(),
                     lost: true,
@@ -352,6 +355,10 @@ impl Connection {
         };
         let Some(fields) = fields else {
             side.hpack.forget();
+            if p.promised.is_some() {
+                // The promised stream is not followed; its parent is untouched.
+                return;
+            }
             return self.headers_lost(direction, p.stream, p.end_stream, ts, out);
         };
         let block = Block::from_fields(fields);

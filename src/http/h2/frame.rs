@@ -355,6 +355,15 @@ impl FrameReader {
         }
     }
 
+    /// An unknown number of bytes was lost: nothing can be skipped exactly.
+    pub fn lose_sync(&mut self, out: &mut Vec<Unit>) {
+        if !matches!(self.state, State::Dead | State::Resync) {
+            self.desync(out);
+        } else {
+            self.buf.clear();
+        }
+    }
+
     fn desync(&mut self, out: &mut Vec<Unit>) {
         self.buf.clear();
         self.state = State::Resync;

@@ -400,3 +400,40 @@ fn a_reference_to_an_evicted_entry_makes_the_headers_incomplete() {
         Some("headers incomplete: a header block was lost or could not be decoded")
     );
 }
+
+/// The interleaved conversation fed in pieces cut at `cuts`.
+fn fed_in_pieces(cuts: &[usize]) -> Vec<Exchange> {
+    let (c, s) = interleaved();
+    let mut r = Run::new(Some(Observer::Client));
+    let mut cuts = cuts.iter().cycle();
+    for (d, bytes) in [(Send, &c), (Recv, &s)] {
+        let mut at = 0;
+        while at < bytes.len() {
+            let n = 1 + cuts.next().copied().unwrap_or(0) % (bytes.len() - at);
+            r.go(d, &bytes[at..at + n]);
+            at += n;
+        }
+    }
+    let mut got = r.end();
+    for e in &mut got {
+        // Times follow the pieces; everything else must not.
+        e.request.start = 0;
+        e.request.end = 0;
+        if let Some(m) = e.response.as_mut() {
+            m.start = 0;
+            m.end = 0;
+        }
+    }
+    got
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_split_of_either_direction_gives_the_same_exchanges(
+        cuts in proptest::collection::vec(0usize..64, 1..24)
+    ) {
+        proptest::prop_assert_eq!(fed_in_pieces(&cuts), fed_in_pieces(&[usize::MAX]));
+    }
+}
