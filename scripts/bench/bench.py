@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
 IMAGE = "flowtap-base:2"
-NET = "flowtap-bench"
-BRIDGE = "ftbench0"
-SERVER = "flowtap-bench-nginx"
-CLIENT = "flowtap-bench-client"
+# Names can be prefixed so that runs on a shared machine don't collide.
+NET = os.environ.get("FLOWTAP_BENCH_PREFIX", "flowtap-bench")
+BRIDGE = os.environ.get("FLOWTAP_BENCH_BRIDGE", "ftbench0")
+SERVER = f"{NET}-nginx"
+CLIENT = f"{NET}-client"
 FLOWTAP = ROOT / "target" / "release" / "flowtap"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -140,7 +141,7 @@ class Bench:
             # New-connection runs open tens of thousands of connections a minute.
             "--sysctl", "net.ipv4.ip_local_port_range=1024 65000",
             "--sysctl", "net.ipv4.tcp_tw_reuse=1",
-            "-v", f"{self.oha}:/bench-bin/oha:ro",
+            *(["-v", f"{self.oha}:/bench-bin/oha:ro"] if self.oha.exists() else []),
             "-v", f"{HERE}:/bench:ro",
             IMAGE, "/usr/bin/sleep", "infinity",
         )
@@ -734,7 +735,7 @@ def main() -> int:
     if os.geteuid() != 0:
         log("must run as root (BPF, tcpdump, docker)")
         return 1
-    if not Path(opts.oha).exists():
+    if not Path(opts.oha).exists() and not all(sc.h2 for sc in scenarios):
         log(f"oha not found at {opts.oha}; run scripts/bench.sh, which installs it")
         return 1
     # Without CAP_SYS_RESOURCE only the soft limit can rise; flowtap itself opens
