@@ -13,5 +13,7 @@ mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod http2;
+mod manners;
+mod replay_selection;
 mod scenarios;
 mod support;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::event::Observer;
 use crate::event::{Direction, Nanos};
-use crate::flow::Observer;
 use crate::http::message::Message;
 use crate::http::Exchange;
 

@@ -2,7 +2,7 @@
 //! pipeline uses: the protocol switch, stream stitching, resets, gaps, joining.
 
 use crate::event::Direction::{self, Recv, Send};
-use crate::flow::Observer;
+use crate::event::Observer;
 use crate::http::{header, Connection, Exchange};
 
 use super::wire::*;
