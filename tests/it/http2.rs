@@ -149,7 +149,7 @@ fn h2load_1000_requests_4_connections_10_streams_each_all_flows() {
 
 #[test]
 #[ignore = "needs root, BPF and nghttp2/grpcio/h2; run via scripts/test.sh"]
-fn grpc_python_unary_server_streaming_and_not_found() {
+fn grpc_python_unary_streaming_both_ways_gzip_and_not_found() {
     let (report, flows) = capture("grpc");
     let port = report["port"].as_u64().expect("port");
     assert_eq!(report["client"]["get"][0], 5, "{report}");
@@ -160,7 +160,10 @@ fn grpc_python_unary_server_streaming_and_not_found() {
                 .find(|f| f["grpc"]["method"] == method)
                 .unwrap_or_else(|| panic!("{observer}: no {method} call in {mine:#?}"))
         };
-        let say = call("Say");
+        let say = mine
+            .iter()
+            .find(|f| f["grpc"]["method"] == "Say" && f["grpc"]["request"]["encoding"].is_null())
+            .expect("a plain Say call");
         assert_eq!(say["grpc"]["service"], "demo.Echo");
         assert_eq!(say["grpc"]["status"], 0);
         assert_eq!(say["grpc"]["request"]["count"], 1);
@@ -174,10 +177,43 @@ fn grpc_python_unary_server_streaming_and_not_found() {
             serde_json::json!(["CAE=", "CAI=", "CAM="])
         );
         assert_eq!(count["grpc"]["status"], 0);
+        // gzip: the message as sent is smaller than the 140 bytes it inflates to.
+        let zipped = mine
+            .iter()
+            .find(|f| f["grpc"]["request"]["encoding"] == "gzip")
+            .expect("a gzip-compressed Say call");
+        let sent = zipped["grpc"]["request"]["sizes"][0].as_u64().unwrap_or(0);
+        assert!(sent > 0 && sent < 140, "{zipped}");
+        use base64::Engine;
+        let inflated = base64::engine::general_purpose::STANDARD
+            .decode(
+                zipped["grpc"]["request"]["messages"][0]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+            .expect("base64");
+        assert_eq!(inflated, b"zipped ".repeat(20));
+        assert_eq!(zipped["grpc"]["status"], 0);
+        // Client-streaming: three messages in, one out; bidirectional: two each way.
+        let total = call("Total");
+        assert_eq!(total["grpc"]["request"]["count"], 3);
+        assert_eq!(
+            total["grpc"]["request"]["sizes"],
+            serde_json::json!([2, 3, 1])
+        );
+        assert_eq!(total["grpc"]["response"]["messages"][0], "CAY=");
+        let chat = call("Chat");
+        assert_eq!(chat["grpc"]["request"]["count"], 2);
+        assert_eq!(chat["grpc"]["response"]["count"], 2);
+        assert_eq!(
+            chat["grpc"]["response"]["messages"],
+            serde_json::json!(["cmU6eA==", "cmU6eXo="])
+        );
         let get = call("Get");
         assert_eq!(get["grpc"]["status"], 5);
         assert_eq!(get["grpc"]["message"], "no such key");
-        for f in [say, count, get] {
+        assert_eq!(mine.len(), 6, "{observer}: one flow per call");
+        for f in [say, count, get, zipped, total, chat] {
             assert_eq!(f["incomplete"], Value::Null, "{f}");
             assert_eq!(f["request"]["version"], "HTTP/2");
         }

@@ -79,10 +79,19 @@ def child_grpc_server(port):
     def get(request, context):
         context.abort(grpc.StatusCode.NOT_FOUND, "no such key")
 
+    def total(requests, context):
+        return bytes([0x08, sum(len(r) for r in requests)])
+
+    def chat(requests, context):
+        for r in requests:
+            yield b"re:" + r
+
     handler = grpc.method_handlers_generic_handler("demo.Echo", {
         "Say": grpc.unary_unary_rpc_method_handler(say),
         "Count": grpc.unary_stream_rpc_method_handler(count),
         "Get": grpc.unary_unary_rpc_method_handler(get),
+        "Total": grpc.stream_unary_rpc_method_handler(total),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     server.add_generic_rpc_handlers((handler,))
@@ -99,6 +108,11 @@ def child_grpc_client(port):
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
         out["say"] = ch.unary_unary("/demo.Echo/Say")(b"world").hex()
         out["count"] = [m.hex() for m in ch.unary_stream("/demo.Echo/Count")(b"\x08\x03")]
+        # The same call with its request gzip-compressed (grpc-encoding: gzip).
+        out["say_gzip"] = ch.unary_unary("/demo.Echo/Say")(
+            b"zipped " * 20, compression=grpc.Compression.Gzip).hex()
+        out["total"] = ch.stream_unary("/demo.Echo/Total")(iter([b"ab", b"cde", b"f"])).hex()
+        out["chat"] = [m.decode() for m in ch.stream_stream("/demo.Echo/Chat")(iter([b"x", b"yz"]))]
         try:
             ch.unary_unary("/demo.Echo/Get")(b"\x0a\x04nope")
             out["get"] = "OK"
