@@ -379,3 +379,123 @@ fn go_h2c_client_against_node_and_curl_upgrade_against_go_h2c_server() {
         );
     }
 }
+
+/// `docker-compose` on fixtures/h2-compose under a project name of our own.
+struct Compose {
+    project: String,
+    www: tempfile::TempDir,
+}
+
+impl Compose {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("docker-compose")
+            .arg("-f")
+            .arg(repo_root().join("fixtures/h2-compose/docker-compose.yml"))
+            .args(["-p", &self.project, "--profile", "client"])
+            .args(args)
+            .env("H2_WWW", self.www.path())
+            .output()
+            .expect("run docker-compose")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let _ = self.run(&["down", "--remove-orphans", "-t", "1"]);
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF, Docker, nghttp2 and grpcio; run via scripts/test.sh"]
+fn compose_services_talk_h2c_and_grpc_and_flows_name_them() {
+    let _guard = privileged();
+    crate::support::build_images();
+    let www = tempfile::tempdir().expect("tempdir");
+    std::fs::write(www.path().join("a"), "hello from a container\n").expect("www");
+    let compose = Compose {
+        project: format!("ft-h2-{}", std::process::id()),
+        www,
+    };
+    compose.ok(&["up", "-d", "h2srv", "grpcsrv"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !compose.ok(&["logs", "grpcsrv"]).contains("ready") {
+        assert!(std::time::Instant::now() < deadline, "grpcsrv never ready");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("flows.jsonl");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--compose-project",
+        &compose.project,
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    let said = compose.ok(&["run", "--rm", "client"]);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (status, stderr) = live.stop();
+    assert!(
+        status.success() && stderr.contains(" 0 events lost"),
+        "{stderr}"
+    );
+    assert!(
+        said.contains("\"get\": [5, \"no such key\"]"),
+        "client said {said}"
+    );
+    let flows: Vec<Value> = std::fs::read_to_string(&out)
+        .expect("flows")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let service = |f: &Value, end: &str| f[end]["container"]["compose_service"].clone();
+    for observer in ["client", "server"] {
+        let h2: Vec<&Value> = flows
+            .iter()
+            .filter(|f| f["observer"] == observer && service(f, "dst") == "h2srv")
+            .collect();
+        assert_eq!(h2.len(), 3, "{observer}: {h2:#?}");
+        let find = |method: &str, target: &str| {
+            h2.iter()
+                .find(|f| f["request"]["method"] == method && f["request"]["target"] == target)
+                .unwrap_or_else(|| panic!("{observer}: no {method} {target}"))
+        };
+        assert_eq!(
+            text(&find("GET", "/a")["response"]["body"]),
+            "hello from a container\n"
+        );
+        assert_eq!(find("GET", "/missing")["response"]["status"], 404);
+        assert_eq!(
+            text(&find("POST", "/a")["request"]["body"]),
+            "hello from a container\n"
+        );
+        for f in &h2 {
+            assert_eq!(service(f, "src"), "client");
+            assert_eq!(f["request"]["version"], "HTTP/2");
+            assert_eq!(f["authority"], "h2srv:8080");
+            assert_eq!(f["incomplete"], Value::Null, "{f}");
+        }
+        let calls: Vec<&Value> = flows
+            .iter()
+            .filter(|f| f["observer"] == observer && service(f, "dst") == "grpcsrv")
+            .collect();
+        assert_eq!(calls.len(), 6, "{observer}: {calls:#?}");
+        assert!(calls.iter().all(|f| service(f, "src") == "client"));
+        let get = calls
+            .iter()
+            .find(|f| f["grpc"]["method"] == "Get")
+            .expect("the NOT_FOUND call");
+        assert_eq!(get["grpc"]["status"], 5);
+        assert_eq!(get["grpc"]["service"], "demo.Echo");
+    }
+}

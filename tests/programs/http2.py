@@ -95,17 +95,19 @@ def child_grpc_server(port):
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.add_insecure_port(f"{os.environ.get('FT_BIND', '127.0.0.1')}:{port}")
     server.start()
     print("ready", flush=True)
-    sys.stdin.readline()
-    server.stop(0)
+    if sys.stdin.readline():
+        server.stop(0)
+    else:  # no stdin (a container): serve until killed
+        server.wait_for_termination()
 
 
 def child_grpc_client(port):
     import grpc
     out = {}
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+    with grpc.insecure_channel(f"{os.environ.get('FT_SERVER', '127.0.0.1')}:{port}") as ch:
         out["say"] = ch.unary_unary("/demo.Echo/Say")(b"world").hex()
         out["count"] = [m.hex() for m in ch.unary_stream("/demo.Echo/Count")(b"\x08\x03")]
         # The same call with its request gzip-compressed (grpc-encoding: gzip).
