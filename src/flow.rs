@@ -30,6 +30,14 @@ pub struct Flow {
     /// and flowtap stops parsing it; null otherwise.
     pub tunnel: Option<String>,
     pub incomplete: Option<String>,
+    /// HTTP/2 only (absent from HTTP/1 flows): the stream, `:authority`, and
+    /// for a gRPC call its service, method, status and messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<crate::http::h2::Grpc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Observer;
 use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response};
+use crate::http::h2::Grpc;
 
 /// One exchange observed by both its client and its server.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,17 @@ fn compare(client: &Flow, server: &Flow) -> Vec<Disagreement> {
     }
     field("tunnel", json(&client.tunnel), json(&server.tunnel));
     field(
+        "stream_id",
+        json(&client.stream_id),
+        json(&server.stream_id),
+    );
+    field(
+        "authority",
+        json(&client.authority),
+        json(&server.authority),
+    );
+    field("grpc", json(&client.grpc), json(&server.grpc));
+    field(
         "incomplete",
         json(&client.incomplete),
         json(&server.incomplete),
@@ -148,6 +160,12 @@ struct WireOut<'a> {
     address_source: &'a AddressSources,
     tunnel: &'a Option<String>,
     incomplete: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authority: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc: &'a Option<Grpc>,
     server: &'a ServerHalf,
     timing: &'a Timing,
     disagreements: &'a [Disagreement],
@@ -167,6 +185,12 @@ struct WireIn {
     address_source: AddressSources,
     tunnel: Option<String>,
     incomplete: Option<String>,
+    #[serde(default)]
+    stream_id: Option<u32>,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
+    grpc: Option<Grpc>,
     server: ServerHalf,
     timing: Timing,
     #[serde(default)]
@@ -194,6 +218,9 @@ impl Serialize for MergedFlow {
             address_source: &f.address_source,
             tunnel: &f.tunnel,
             incomplete: &f.incomplete,
+            stream_id: f.stream_id,
+            authority: &f.authority,
+            grpc: &f.grpc,
             server: &self.server,
             timing: &self.timing,
             disagreements: &self.disagreements,
@@ -218,6 +245,9 @@ impl<'de> Deserialize<'de> for MergedFlow {
                 address_source: w.address_source,
                 tunnel: w.tunnel,
                 incomplete: w.incomplete,
+                stream_id: w.stream_id,
+                authority: w.authority,
+                grpc: w.grpc,
             },
             server: w.server,
             timing: w.timing,

@@ -67,6 +67,9 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
         },
         tunnel: None,
         incomplete: None,
+        stream_id: None,
+        authority: None,
+        grpc: None,
     }
 }
 
