@@ -1,6 +1,6 @@
 //! One flow per exchange when both ends are traced: the client's and the server's
 //! flows of one exchange are paired by the connection's 4-tuple and the exchange's
-//! order on it (never by time), and become one [`MergedFlow`].
+//! order on it (its stream for HTTP/2; never by time), and become one [`MergedFlow`].
 
 mod merged;
 mod sink;
@@ -97,9 +97,18 @@ type Tuple = (SocketAddr, SocketAddr);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     tuple: Tuple,
-    /// The exchange's order on its socket: the last part of the flow's id.
-    index: u64,
+    place: Place,
     observer: Observer,
+}
+
+/// Where on its connection an exchange is, the same seen from either end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Place {
+    /// HTTP/1: the exchange's order on its socket, the last part of the flow's id.
+    Order(u64),
+    /// HTTP/2: the stream. Streams complete in a different order on each end,
+    /// so their order says nothing.
+    Stream(u32),
 }
 
 struct Waiting {
@@ -325,9 +334,13 @@ fn socket_of(id: &str) -> &str {
 fn key_of(flow: &Flow) -> Option<(Key, String)> {
     let addr = |e: &crate::flow::Endpoint| Some(SocketAddr::new(e.ip?, e.port?));
     let (socket, index) = flow.id.rsplit_once('-')?;
+    let place = match flow.stream_id {
+        Some(stream) => Place::Stream(stream),
+        None => Place::Order(index.parse().ok()?),
+    };
     let key = Key {
         tuple: (addr(&flow.src)?, addr(&flow.dst)?),
-        index: index.parse().ok()?,
+        place,
         observer: flow.observer,
     };
     Some((key, socket.to_string()))

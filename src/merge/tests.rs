@@ -351,3 +351,28 @@ fn a_body_truncated_on_both_ends_or_of_another_size_stays_the_clients() {
     let kept = &merged(&out[0]).flow.response.as_ref().unwrap().body;
     assert_eq!(kept.bytes.as_slice(), b"o");
 }
+
+#[test]
+fn http2_streams_pair_by_stream_whatever_order_they_end_in() {
+    // Stream 3 ends first on the client, stream 1 first on the server.
+    let stream = |mut f: Flow, id: u32| {
+        f.stream_id = Some(id);
+        f.request.target = "/demo.Echo/Say".into();
+        f.response.as_mut().unwrap().body = body(&format!("reply {id}"));
+        f
+    };
+    let flows = vec![
+        stream(client(0, "/"), 3),
+        stream(server(0, "/"), 1),
+        stream(client(1, "/"), 1),
+        stream(server(1, "/"), 3),
+    ];
+    let out = run(&mut offline(), flows);
+    assert_eq!(out.len(), 2);
+    for r in &out {
+        let m = merged(r);
+        assert!(m.disagreements.is_empty(), "{:?}", m.disagreements);
+    }
+    assert_eq!(merged(&out[0]).flow.stream_id, Some(1));
+    assert_eq!(merged(&out[0]).server.id, "200-3-0-0");
+}
