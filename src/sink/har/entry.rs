@@ -192,7 +192,7 @@ fn wire_body_size(headers: &Headers, body: &Body, complete: bool) -> i64 {
     }
 }
 
-/// `http://` + `Host` (or `:authority`, or the server's address) + the target.
+/// `http://` + `Host` (or HTTP/2's `:authority`, or the server's address) + the target.
 fn url_of(flow: &Flow) -> String {
     let req = &flow.request;
     let target = req.target.as_str();
@@ -201,6 +201,7 @@ fn url_of(flow: &Flow) -> String {
     }
     let host = header(&req.headers, "host")
         .or_else(|| header(&req.headers, ":authority"))
+        .or(flow.authority.as_deref())
         .map(str::to_string)
         .or_else(|| match (flow.dst.ip, flow.dst.port) {
             (Some(ip), Some(port)) => Some(std::net::SocketAddr::new(ip, port).to_string()),

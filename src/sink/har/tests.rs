@@ -133,3 +133,21 @@ fn the_rules_catch_what_importers_reject() {
     let problems = rules::check(&har);
     assert_eq!(problems.len(), 3, "{problems:#?}");
 }
+
+#[test]
+fn an_http2_url_comes_from_its_authority() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/h2-prior-knowledge-both-observers.flows.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let flow: crate::flow::Flow = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let authority = flow
+        .authority
+        .clone()
+        .expect("an h2 flow has its :authority");
+    let e = serde_json::to_value(entry(&flow, None)).unwrap();
+    let url = e["request"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("http://{authority}/")), "{url}");
+    assert_eq!(e["request"]["httpVersion"], "HTTP/2");
+}
