@@ -36,6 +36,10 @@ NEEDS=(
   "flock util-linux"
   "unshare util-linux"
   "tmux tmux"
+  # View and HAR tests (issue 13): Playwright (npm ci in tests/har) replays a
+  # captured HAR in Debian's Chromium; the live view runs under tmux.
+  "chromium chromium"
+  "npm npm"
   # HTTP/2 and gRPC tests (tests/programs/http2.py): nghttpd, nghttp and h2load,
   # Debian's python3 with grpcio and h2.
   "nghttpd nghttp2-server"

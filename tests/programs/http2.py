@@ -52,7 +52,7 @@ def docroot():
     with open(os.path.join(d, "a"), "w") as f:
         f.write("hello from nghttpd\n")
     with open(os.path.join(d, "big"), "wb") as f:
-        f.write(b"0123456789abcdef" * 4096)  # 64 KiB: several DATA frames
+        f.write(b"0123456789abcdef" * 1250)  # 20,000 bytes: two DATA frames
     return d
 
 

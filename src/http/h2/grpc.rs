@@ -5,14 +5,14 @@
 use std::io::Read;
 
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::message::{header, Body, Headers};
 
 /// Most bytes one inflated message may grow to before it is cut (and marked).
 const INFLATE_BUDGET: u64 = 4 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grpc {
     pub service: String,
     pub method: String,
@@ -25,7 +25,7 @@ pub struct Grpc {
 }
 
 /// The messages one way.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Messages {
     /// Messages whose prefix was seen.
     pub count: u32,
@@ -34,7 +34,7 @@ pub struct Messages {
     /// Each message's protobuf bytes (inflated), base64, as far as the body was kept.
     pub messages: Vec<String>,
     /// `grpc-encoding`, when not identity.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<String>,
     /// The body was cut (budget, lost bytes, stream not finished), so messages
     /// past the cut are missing or partial.
