@@ -32,11 +32,11 @@ pub struct Flow {
     pub incomplete: Option<String>,
     /// HTTP/2 only (absent from HTTP/1 flows): the stream, `:authority`, and
     /// for a gRPC call its service, method, status and messages.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<crate::http::h2::Grpc>,
 }
 

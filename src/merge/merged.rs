@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Observer;
 use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response};
+use crate::http::h2::Grpc;
 
 /// One exchange observed by both its client and its server.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,17 @@ fn compare(client: &Flow, server: &Flow) -> Vec<Disagreement> {
     }
     field("tunnel", json(&client.tunnel), json(&server.tunnel));
     field(
+        "stream_id",
+        json(&client.stream_id),
+        json(&server.stream_id),
+    );
+    field(
+        "authority",
+        json(&client.authority),
+        json(&server.authority),
+    );
+    field("grpc", json(&client.grpc), json(&server.grpc));
+    field(
         "incomplete",
         json(&client.incomplete),
         json(&server.incomplete),
@@ -153,7 +165,7 @@ struct WireOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     authority: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    grpc: &'a Option<crate::http::h2::Grpc>,
+    grpc: &'a Option<Grpc>,
     server: &'a ServerHalf,
     timing: &'a Timing,
     disagreements: &'a [Disagreement],
@@ -178,7 +190,7 @@ struct WireIn {
     #[serde(default)]
     authority: Option<String>,
     #[serde(default)]
-    grpc: Option<crate::http::h2::Grpc>,
+    grpc: Option<Grpc>,
     server: ServerHalf,
     timing: Timing,
     #[serde(default)]
