@@ -12,6 +12,7 @@ golang-golang-x-net-dev).
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,8 +48,12 @@ def run(args, **kw):
     return p.stdout
 
 
+DOCROOTS = []  # removed on exit
+
+
 def docroot():
     d = tempfile.mkdtemp(prefix="ft-h2-doc-")
+    DOCROOTS.append(d)
     with open(os.path.join(d, "a"), "w") as f:
         f.write("hello from nghttpd\n")
     with open(os.path.join(d, "big"), "wb") as f:
@@ -353,4 +358,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        for d in DOCROOTS:
+            shutil.rmtree(d, ignore_errors=True)
