@@ -6,22 +6,28 @@ use flowtap::event::Direction;
 use flowtap::http::h2::wire::*;
 
 use crate::corpus::Case;
+use flowtap::event::Task;
+
 use crate::scenarios::{task, Trace};
 
 const API: &str = "172.18.0.2:8000";
 const CLIENT: &str = "172.18.0.3:51234";
 
 fn case(name: &'static str, build: impl FnOnce(&mut Trace)) -> Case {
+    with_args(name, &[], build)
+}
+
+fn with_args(
+    name: &'static str,
+    args: &'static [&'static str],
+    build: impl FnOnce(&mut Trace),
+) -> Case {
     let mut trace = Trace::new();
     trace
         .container("api", 22, "172.18.0.2")
         .container("client", 33, "172.18.0.3");
     build(&mut trace);
-    Case {
-        name,
-        args: &[],
-        trace,
-    }
+    Case { name, args, trace }
 }
 
 fn preface() -> Vec<u8> {
@@ -98,6 +104,11 @@ pub fn all() -> Vec<Case> {
                 .recv(c, 3, &resp[40..])
                 .close(c, 3)
                 .close(s, 5);
+        }),
+        case("h2-both-ends-finish-apart", |t| finish_apart(t, s, c)),
+        // The same, merged: pairs go by stream, not by the order each end wrote.
+        with_args("h2-merge-by-stream", &["--merge"], |t| {
+            finish_apart(t, s, c)
         }),
         case("h2-continuation", |t| {
             let mut block = request(2, "/long-headers");
@@ -308,4 +319,33 @@ pub fn all() -> Vec<Case> {
                 .close(c, 3);
         }),
     ]
+}
+
+/// Stream 1's request body ends late: the client is done with stream 1 before
+/// stream 3, the server after it, so each end writes its flows in its own order.
+fn finish_apart(t: &mut Trace, s: &Task, c: &Task) {
+    let mut start = preface();
+    start.extend(headers(1, END_HEADERS, &request(3, "/upload")));
+    start.extend(data(1, 0, b"part one,"));
+    let mut resp1 = server_settings();
+    resp1.extend(headers(1, END_HEADERS, &response("200", "text/plain")));
+    resp1.extend(data(1, END_STREAM, b"early answer"));
+    let get3 = headers(3, END_HEADERS | END_STREAM, &request(2, "/quick"));
+    let mut resp3 = headers(3, END_HEADERS, &response("200", "text/plain"));
+    resp3.extend(data(3, END_STREAM, b"quick"));
+    let end1 = data(1, END_STREAM, b" part two");
+    t.connect(c, 3, API, Some((CLIENT, API)))
+        .accept(s, 5, Some(CLIENT), Some((API, CLIENT)))
+        .send(c, 3, &start)
+        .recv(s, 5, &start)
+        .send(s, 5, &resp1)
+        .recv(c, 3, &resp1)
+        .send(c, 3, &get3)
+        .send(c, 3, &end1)
+        .recv(s, 5, &get3)
+        .send(s, 5, &resp3)
+        .recv(s, 5, &end1)
+        .recv(c, 3, &resp3)
+        .close(c, 3)
+        .close(s, 5);
 }

@@ -92,7 +92,7 @@ fn nghttp_against_nghttpd_every_stream_a_flow_from_both_ends() {
         assert_eq!(missing["response"]["status"], 404);
         assert_eq!(missing["stream_id"], 15);
         let big = by_target[&("GET".into(), "/big".into())];
-        assert_eq!(big["response"]["body"]["size"], 65536);
+        assert_eq!(big["response"]["body"]["size"], 20_000);
         assert_eq!(big["response"]["body"]["truncated"], false);
         let post = by_target[&("POST".into(), "/a".into())];
         assert_eq!(text(&post["request"]["body"]), "posted by nghttp\n");
@@ -498,4 +498,55 @@ fn compose_services_talk_h2c_and_grpc_and_flows_name_them() {
         assert_eq!(get["grpc"]["status"], 5);
         assert_eq!(get["grpc"]["service"], "demo.Echo");
     }
+}
+
+#[test]
+fn har_of_http2_flows_merges_by_stream_and_names_the_authority() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows.jsonl");
+    let har = dir.path().join("out.har");
+    let bin = crate::support::flowtap_bin();
+    let trace = repo_root().join("fixtures/h2-prior-knowledge-both-observers.trace.jsonl");
+    let run = Command::new(&bin)
+        .arg("replay")
+        .arg(&trace)
+        .arg("-o")
+        .arg(&flows)
+        .output()
+        .expect("replay");
+    assert!(run.status.success());
+    let run = Command::new(&bin)
+        .arg("har")
+        .arg(&flows)
+        .arg("-o")
+        .arg(&har)
+        .output()
+        .expect("har");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&har).expect("har written")).expect("JSON");
+    let entries = doc["log"]["entries"].as_array().expect("entries");
+    // Both ends' flows of three streams: three entries.
+    let got: Vec<(String, u64)> = entries
+        .iter()
+        .map(|e| {
+            assert_eq!(e["request"]["httpVersion"], "HTTP/2");
+            (
+                e["request"]["url"].as_str().unwrap_or_default().to_string(),
+                e["response"]["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("http://api:8000/items".to_string(), 201),
+            ("http://api:8000/items".to_string(), 200),
+            ("http://api:8000/missing".to_string(), 404),
+        ]
+    );
 }

@@ -12,6 +12,7 @@ golang-golang-x-net-dev).
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,12 +48,16 @@ def run(args, **kw):
     return p.stdout
 
 
+DOCROOTS = []  # removed on exit
+
+
 def docroot():
     d = tempfile.mkdtemp(prefix="ft-h2-doc-")
+    DOCROOTS.append(d)
     with open(os.path.join(d, "a"), "w") as f:
         f.write("hello from nghttpd\n")
     with open(os.path.join(d, "big"), "wb") as f:
-        f.write(b"0123456789abcdef" * 4096)  # 64 KiB: several DATA frames
+        f.write(b"0123456789abcdef" * 1250)  # 20,000 bytes: two DATA frames
     return d
 
 
@@ -353,4 +358,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        for d in DOCROOTS:
+            shutil.rmtree(d, ignore_errors=True)

@@ -8,6 +8,9 @@ use super::frame::{FrameHeader, HEADERS, PREFACE};
 
 /// Most bytes held, both directions together, before calling it HTTP/1.
 const HOLD_BUDGET: usize = 64 * 1024;
+/// Well-formed frames in a row that make a joined connection HTTP/2 without a
+/// header block among them.
+const FRAME_RUN: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Looks {
@@ -28,6 +31,7 @@ fn looks(buf: &[u8]) -> Looks {
     }
     let mut at = 0;
     let mut headers = false;
+    let mut whole = 0;
     loop {
         let Some(h) = FrameHeader::parse(&buf[at..]) else {
             return Looks::Maybe;
@@ -40,7 +44,10 @@ fn looks(buf: &[u8]) -> Looks {
             return Looks::Maybe;
         }
         headers |= h.kind == HEADERS;
-        if headers {
+        whole += 1;
+        // A header block, or a run long enough (a download in flight when
+        // capture started) that nothing else fits RFC 9113's rules so well.
+        if headers || whole >= FRAME_RUN {
             return Looks::Frames;
         }
         at = end;
@@ -185,6 +192,21 @@ mod tests {
         assert!(
             matches!(p.feed(Direction::Send, 1, b"NT / HTTP/1.1\r\n", 0), Verdict::Http1(v) if v.len() == 2)
         );
+    }
+
+    #[test]
+    fn a_run_of_data_frames_is_a_joined_connection_too() {
+        let mut p = Probe::default();
+        let mut w = Vec::new();
+        for _ in 0..3 {
+            w.extend(frame(0x0, 0, 9, &[b'x'; 16_000]));
+        }
+        assert_eq!(p.feed(Direction::Recv, 1, &w, 0), Verdict::Hold);
+        let f = frame(0x0, 0, 9, b"y");
+        assert!(matches!(
+            p.feed(Direction::Recv, 2, &f, 0),
+            Verdict::Joined(_)
+        ));
     }
 
     #[test]

@@ -437,3 +437,77 @@ proptest::proptest! {
         proptest::prop_assert_eq!(fed_in_pieces(&cuts), fed_in_pieces(&[usize::MAX]));
     }
 }
+
+#[test]
+fn a_server_push_is_a_flow_of_its_own() {
+    let mut c = client_start();
+    c.extend(headers(1, END_HEADERS | END_STREAM, &get("/page")));
+    let mut promise = 2u32.to_be_bytes().to_vec();
+    let mut b = Vec::new();
+    indexed(&mut b, 2);
+    literal(&mut b, 4, "", "/style.css");
+    promise.extend(b);
+    let mut s = frame(PUSH_PROMISE, END_HEADERS, 1, &promise);
+    s.extend(headers(1, END_HEADERS, &status("200")));
+    s.extend(data(1, END_STREAM, b"<html>"));
+    s.extend(headers(2, END_HEADERS, &status("200")));
+    s.extend(data(2, END_STREAM, b"body{}"));
+    let mut r = Run::new(Some(Observer::Client));
+    r.go(Send, &c).go(Recv, &s);
+    let got = r.end();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert_eq!(target(&got[1]), "/style.css");
+    assert_eq!(got[1].http2.as_ref().unwrap().stream_id, 2);
+    assert_eq!(body(got[1].response.as_ref().unwrap()), "body{}");
+    assert_eq!(got[1].incomplete, None);
+}
+
+#[test]
+fn streams_past_the_limit_are_written_at_once_as_not_followed() {
+    let mut c = client_start();
+    for i in 0..=super::connection::MAX_STREAMS as u32 {
+        let mut b = Vec::new();
+        indexed(&mut b, 2);
+        literal(&mut b, 4, "", "/x");
+        c.extend(headers(2 * i + 1, END_HEADERS | END_STREAM, &b));
+    }
+    let mut r = Run::new(Some(Observer::Client));
+    r.go(Send, &c);
+    let early = std::mem::take(&mut r.out);
+    assert_eq!(early.len(), 1);
+    assert!(early[0]
+        .incomplete
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("not followed: more than 1024 streams open"));
+    assert_eq!(r.end().len(), super::connection::MAX_STREAMS);
+}
+
+#[test]
+fn a_header_block_over_budget_is_lost_and_said() {
+    let mut c = client_start();
+    let mut b = Vec::new();
+    indexed(&mut b, 2);
+    literal(&mut b, 4, "", "/huge");
+    literal(&mut b, 0, "x-big", &"b".repeat(16_000));
+    let mut first = true;
+    // 20 CONTINUATIONs of 16 KB: past the 256 KiB block budget.
+    for i in 0..20 {
+        let flags = if i == 19 { END_HEADERS } else { 0 };
+        if first {
+            c.extend(frame(HEADERS, END_STREAM, 1, &b));
+            first = false;
+        } else {
+            c.extend(frame(CONTINUATION, flags, 1, &[0u8; 16_000]));
+        }
+    }
+    let mut r = Run::new(Some(Observer::Client));
+    r.go(Send, &c)
+        .go(Recv, &headers(1, END_HEADERS | END_STREAM, &status("200")));
+    let got = r.end();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].incomplete.as_deref(),
+        Some("headers incomplete: a header block was lost or could not be decoded")
+    );
+}

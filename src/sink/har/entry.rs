@@ -203,6 +203,8 @@ fn url_of(flow: &Flow) -> String {
         .or_else(|| header(&req.headers, ":authority"))
         .or(flow.authority.as_deref())
         .map(str::to_string)
+        // HTTP/2 flows carry `:authority` as a field of their own.
+        .or_else(|| flow.authority.clone())
         .or_else(|| match (flow.dst.ip, flow.dst.port) {
             (Some(ip), Some(port)) => Some(std::net::SocketAddr::new(ip, port).to_string()),
             (Some(ip), None) => Some(ip.to_string()),
