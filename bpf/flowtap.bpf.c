@@ -29,7 +29,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load. */
 const volatile bool trace_all = false;
-const volatile __u32 max_payload = 64 * 1024;
+const volatile __u32 max_payload = FT_MAX_PAYLOAD;
 const volatile __u32 self_tgid = 0;
 
 /* Referenced so that the skeleton generates Rust types for every record. */
@@ -38,6 +38,7 @@ struct ft_data_event _ft_data_event = {};
 struct ft_close_event _ft_close_event = {};
 enum ft_kind _ft_kind = 0;
 enum ft_syscall _ft_syscall = 0;
+enum ft_limits _ft_limits = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -321,7 +322,13 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 	return 0;
 }
 
-/* Walks the syscall's buffer (or iovecs) and emits one record per piece. */
+/*
+ * Walks the syscall's buffer (or iovecs) and emits one record per piece. The walk
+ * lives in a per-CPU map value, not on the stack: the verifier tracks no map
+ * contents, so it checks the bpf_loop callback once instead of once per possible
+ * remaining length (which, with --max-payload a load-time constant, ran into its
+ * million-instruction limit from 128 KiB up).
+ */
 struct emit_state {
 	__u64 iov_ptr;
 	__u64 seg_ptr;
@@ -334,6 +341,13 @@ struct emit_state {
 	__s32 fd;
 	__u32 op;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emit_state);
+} walks SEC(".maps");
 
 static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 count, __u32 want)
 {
@@ -356,9 +370,11 @@ static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 cou
 		count_drop();
 }
 
-static long emit_piece(__u32 i, struct emit_state *s)
+static long emit_piece(__u32 i, void *unused)
 {
-	if (!s->total_left || !s->capture_left)
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
+	if (!s || !s->total_left || !s->capture_left)
 		return 1;
 	if (!s->seg_left) {
 		if (!s->iovcnt || s->iov_idx >= s->iovcnt || s->iov_idx >= FT_MAX_IOV)
@@ -433,24 +449,27 @@ static __always_inline int data_exit(__u32 op, long ret)
 	if (!st || !st->is_tcp)
 		return 0;
 	__u32 dir = is_send(a.op) ? 0 : 1;
-	struct emit_state s = {
-		.total_left = ret,
-		.capture_left = max_payload,
-		.pos = __sync_fetch_and_add(&st->pos[dir & 1], ret),
-		.fd = a.fd,
-		.op = a.op,
-	};
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
+	if (!s)
+		return 0;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->total_left = ret;
+	s->capture_left = max_payload;
+	s->pos = __sync_fetch_and_add(&st->pos[dir & 1], ret);
+	s->fd = a.fd;
+	s->op = a.op;
 	if (a.iovcnt) {
-		s.iov_ptr = a.ptr;
-		s.iovcnt = a.iovcnt;
+		s->iov_ptr = a.ptr;
+		s->iovcnt = a.iovcnt;
 	} else {
-		s.seg_ptr = a.ptr;
-		s.seg_left = ret;
+		s->seg_ptr = a.ptr;
+		s->seg_left = ret;
 	}
-	bpf_loop(FT_MAX_PIECES, emit_piece, &s, 0);
+	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
 	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
-	if (s.total_left)
-		emit_data(&s, 0, s.total_left, 0);
+	if (s->total_left)
+		emit_data(s, 0, s->total_left, 0);
 	return 0;
 }
 

@@ -15,8 +15,14 @@
 /* iovecs of one readv/writev/sendmsg/recvmsg that are captured; later ones count
  * towards the byte total but are not copied. */
 #define FT_MAX_IOV 64
-/* Upper bound on records one data syscall produces (cap / chunk + iovecs + tail). */
-#define FT_MAX_PIECES 256
+/* Limits userspace must respect; an enum so the skeleton carries them to Rust. */
+enum ft_limits {
+	/* Largest --max-payload: bytes copied from one syscall. */
+	FT_MAX_PAYLOAD = 4 * 1024 * 1024,
+};
+/* Upper bound on loop steps for one data syscall: a piece per chunk of the cap, a
+ * partial piece and an iovec load per iovec, and the tail. */
+#define FT_MAX_PIECES (FT_MAX_PAYLOAD / FT_CHUNK + 2 * FT_MAX_IOV + 1)
 
 enum ft_kind {
 	FT_ACCEPT = 1,

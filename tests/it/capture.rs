@@ -272,7 +272,8 @@ fn v4_mapped_peer_is_reported_as_v4() {
 #[test]
 #[ignore = "needs root and BPF; run via scripts/test.sh"]
 fn one_mebibyte_write_counts_exactly_and_marks_truncation() {
-    let (result, events) = capture("big", &[]);
+    let _guard = privileged();
+    let (result, events) = run_capture("big", &[], &["--max-payload", "65536"]);
     const MIB: u64 = 1 << 20;
     const CAP: u64 = 64 * 1024;
     assert_eq!(result["written"], MIB);

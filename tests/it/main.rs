@@ -13,3 +13,4 @@ mod fixtures;
 mod flows;
 mod scenarios;
 mod support;
+mod truth;

@@ -154,8 +154,13 @@ pub struct Harness {
 
 impl Harness {
     pub fn start(scenario: &str, flags: &[&str]) -> Harness {
+        Harness::program("exchange.py", scenario, flags)
+    }
+
+    /// Another program in tests/programs/ that speaks the same protocol.
+    pub fn program(program: &str, scenario: &str, flags: &[&str]) -> Harness {
         let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/programs/exchange.py"))
+            .arg(repo_root().join("tests/programs").join(program))
             .arg(scenario)
             .args(flags)
             .stdin(Stdio::piped())
