@@ -5,9 +5,9 @@
  *
  * Each syscall is a sys_enter/sys_exit pair: enter saves the arguments keyed by
  * pid_tgid, exit reads results (and received payloads) once the kernel has filled
- * them in. Only TCP sockets cost anything: the `fds` map remembers which (tgid, fd)
+ * them in. Only TCP sockets cost anything: fds.bpf.h remembers which (tgid, fd)
  * pairs are TCP sockets and which are not, so file, pipe, UNIX and UDP I/O stops at
- * one map lookup.
+ * a look at the fd table and one map lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -73,24 +73,6 @@ struct {
 	__type(value, __u8);
 } traced_tgids SEC(".maps");
 
-struct fd_key {
-	__u32 tgid;
-	__s32 fd;
-};
-
-struct fd_state {
-	__u64 pos[2]; /* bytes sent, bytes received */
-	__u32 is_tcp;
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct fd_key);
-	__type(value, struct fd_state);
-} fds SEC(".maps");
-
 /* Arguments saved at sys_enter, keyed by pid_tgid. */
 struct call_args {
 	__u64 ptr;    /* buffer, iovec array, or sockaddr */
@@ -99,6 +81,7 @@ struct call_args {
 	__s32 fd;
 	__u32 op;     /* enum ft_syscall, or enum ft_kind for socket calls */
 	__u32 _pad;
+	__u64 file;   /* data calls: the struct file * fd referred to at enter */
 	struct ft_addr addr; /* connect: the destination */
 };
 
@@ -185,33 +168,6 @@ static __always_inline void fill_header(struct ft_header *h, __u32 kind, __s32 f
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* The struct sock behind fd in the current task, if it is a TCP socket. */
-static __always_inline struct sock *fd_tcp_sock(__s32 fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	struct file **fd_array = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fd_array[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
-		return NULL;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return NULL;
-	return sk;
-}
-
 static __always_inline void read_sock_addrs(struct sock *sk, struct ft_addr *local,
 					    struct ft_addr *peer)
 {
@@ -272,31 +228,7 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
-/* Starts tracking (tgid, fd) as a TCP socket or as something to ignore. */
-static __always_inline void remember_fd(__u32 tgid, __s32 fd, bool is_tcp)
-{
-	struct fd_key key = {.tgid = tgid, .fd = fd};
-	struct fd_state st = {.is_tcp = is_tcp};
-	bpf_map_update_elem(&fds, &key, &st, BPF_ANY);
-}
-
-/*
- * Whether (tgid, fd) is a TCP socket. The first time an fd is seen, the kernel's
- * file table answers; a TCP socket found that way was opened before capture or
- * inherited, and is announced with an FT_SOCKET record.
- */
-static __always_inline bool is_tcp_fd(__u32 tgid, __s32 fd)
-{
-	struct fd_key key = {.tgid = tgid, .fd = fd};
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (st)
-		return st->is_tcp;
-	struct sock *sk = fd_tcp_sock(fd);
-	remember_fd(tgid, fd, sk != NULL);
-	if (sk)
-		emit_sock(FT_SOCKET, fd, 0, NULL, sk);
-	return sk != NULL;
-}
+#include "fds.bpf.h"
 
 /* ---- data syscalls ---------------------------------------------------------- */
 
@@ -309,9 +241,10 @@ static __always_inline bool is_send(__u32 op)
 static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcnt)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if (!traced(id) || !is_tcp_fd(id >> 32, fd))
+	__u64 file;
+	if (!traced(id) || !tcp_entry(id >> 32, fd, &file))
 		return 0;
-	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op};
+	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op, .file = file};
 	/* readv/writev with no iovecs moves nothing; a plain buffer is one segment. */
 	if (op == FT_SYS_READV || op == FT_SYS_WRITEV || op == FT_SYS_RECVMSG ||
 	    op == FT_SYS_SENDMSG) {
@@ -440,13 +373,16 @@ static __always_inline int data_exit(__u32 op, long ret)
 	if (take_args(&a)) {
 		if (ret <= 0)
 			return 0;
-	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) || !is_tcp_fd(id >> 32, a.fd)) {
+	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) ||
+		   !tcp_entry(id >> 32, a.fd, &a.file)) {
 		return 0;
 	}
 
+	/* The entry must still be the socket the call was made on: a dup2 by another
+	 * thread in between has replaced it (and reported it closed). */
 	struct fd_key key = {.tgid = id >> 32, .fd = a.fd};
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (!st || !st->is_tcp)
+	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, &key);
+	if (!st || st->file != a.file)
 		return 0;
 	__u32 dir = is_send(a.op) ? 0 : 1;
 	__u32 zero = 0;
@@ -607,8 +543,7 @@ static __always_inline int accept_exit(long ret)
 	if (!take_call(FT_ACCEPT, &a) || ret < 0)
 		return 0;
 	__s32 fd = ret;
-	struct sock *sk = fd_tcp_sock(fd);
-	remember_fd(id >> 32, fd, sk != NULL);
+	struct sock *sk = track_new(id >> 32, fd);
 	if (!sk)
 		return 0;
 	struct ft_addr peer = {};
@@ -662,9 +597,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct call_args a;
 	if (!take_call(FT_CONNECT, &a))
 		return 0;
-	struct sock *sk = fd_tcp_sock(a.fd);
-	/* A new connection starts its byte positions afresh. */
-	remember_fd(id >> 32, a.fd, sk != NULL);
+	struct sock *sk = track_new(id >> 32, a.fd);
 	if (sk)
 		emit_sock(FT_CONNECT, a.fd, ctx->ret, &a.addr, sk);
 	return 0;
@@ -683,7 +616,8 @@ int exit_getsockname(struct trace_event_raw_sys_exit *ctx)
 	struct call_args a;
 	if (!take_call(FT_GETSOCKNAME, &a) || ctx->ret != 0)
 		return 0;
-	if (!is_tcp_fd(id >> 32, a.fd))
+	__u64 file;
+	if (!tcp_entry(id >> 32, a.fd, &file))
 		return 0;
 	struct ft_addr local = {};
 	read_user_sockaddr(&local, (const void *)a.ptr);
@@ -699,19 +633,13 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!traced(id))
 		return 0;
 	struct fd_key key = {.tgid = id >> 32, .fd = ctx->args[0]};
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (!st)
-		return 0;
-	if (st->is_tcp) {
-		struct ft_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			fill_header(&e->hdr, FT_CLOSE, key.fd);
-			bpf_ringbuf_submit(e, wakeup_flag());
-		} else {
-			count_drop();
-		}
+	/* Whatever the fd refers to now, a TCP entry means a socket this fd held: if
+	 * something replaced it since, that socket was closed then. */
+	if (bpf_map_lookup_elem(&tcp_fds, &key)) {
+		emit_close(key.fd);
+		bpf_map_delete_elem(&tcp_fds, &key);
 	}
-	bpf_map_delete_elem(&fds, &key);
+	bpf_map_delete_elem(&other_fds, &key);
 	return 0;
 }
 
@@ -729,12 +657,24 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* When the last thread of a process exits, its fd entries go (and its TCP
+ * sockets are reported closed). */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
+	if (BPF_CORE_READ(task, signal, live.counter) == 0)
+		sweep_fds(true);
 	if (task->pid != task->tgid)
 		return 0;
 	__u32 tgid = task->tgid;
 	bpf_map_delete_elem(&traced_tgids, &tgid);
+	return 0;
+}
+
+/* exec closed the close-on-exec fds: their entries go now, not at their reuse. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task)
+{
+	sweep_fds(false);
 	return 0;
 }

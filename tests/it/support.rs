@@ -157,16 +157,23 @@ impl Harness {
         Harness::program("exchange.py", scenario, flags)
     }
 
-    /// Another program in tests/programs/ that speaks the same protocol.
+    /// Another Python program in tests/programs/ that speaks the same protocol.
     pub fn program(program: &str, scenario: &str, flags: &[&str]) -> Harness {
-        let mut child = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .arg(repo_root().join("tests/programs").join(program))
             .arg(scenario)
-            .args(flags)
+            .args(flags);
+        Harness::spawn(command)
+    }
+
+    /// Any command that speaks the protocol.
+    pub fn spawn(mut command: Command) -> Harness {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn python3 exchange.py");
+            .expect("spawn the harness program");
         let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();

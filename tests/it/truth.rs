@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use flowtap::event::Event;
+use flowtap::event::{Direction, Event};
 use serde_json::Value;
 
 use crate::support::{privileged, read_trace, Harness, LiveCapture};
@@ -26,9 +26,13 @@ pub fn read_flows(path: &Path) -> Vec<Value> {
 /// flows and the trace; asserts the kernel lost nothing.
 pub fn run(program: &str, scenario: &str, flags: &[&str]) -> Run {
     let _guard = privileged();
+    run_harness(Harness::program(program, scenario, &[]), flags)
+}
+
+/// As [`run`], for a harness already started (the caller holds `privileged()`).
+pub fn run_harness(harness: Harness, flags: &[&str]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let (flows, trace) = (dir.path().join("flows.jsonl"), dir.path().join("t.jsonl"));
-    let harness = Harness::program(program, scenario, &[]);
     let pid = harness.pid().to_string();
     let mut args = vec![
         "capture",
@@ -136,4 +140,136 @@ fn a_small_max_payload_counts_the_rest_and_says_truncated() {
     let f = flow(&run.flows, "client", "/file");
     assert_eq!(f["response"]["body"]["size"], 200 * 1024);
     assert_eq!(f["response"]["body"]["truncated"], true);
+}
+
+/// No data record and no flow holds `tag`: bytes that were never on a socket.
+fn assert_no_foreign_bytes(run: &Run, tag: &str) {
+    let tag = tag.as_bytes();
+    for e in &run.events {
+        if let Event::Data(d) = e {
+            assert!(
+                !d.payload.as_slice().windows(tag.len()).any(|w| w == tag),
+                "file bytes recorded as socket data: {d:?}"
+            );
+        }
+    }
+    for f in &run.flows {
+        assert!(
+            !f.to_string()
+                .as_bytes()
+                .windows(tag.len())
+                .any(|w| w == tag),
+            "file bytes in a flow: {f}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn a_file_dup2ed_over_a_socket_fd_is_not_the_socket() {
+    let run = run("truth.py", "dup2", &[]);
+    let tag = run.result["tag"].as_str().expect("tag").to_string();
+    assert_no_foreign_bytes(&run, &tag);
+    let before = flow(&run.flows, "client", "/before");
+    assert_eq!(
+        before["response"]["status"], 200,
+        "the socket itself was traced"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn a_close_on_exec_socket_is_gone_after_exec() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cat = go_build("firstuse.go", dir.path());
+    let mut harness = std::process::Command::new("python3");
+    harness
+        .arg(crate::support::repo_root().join("tests/programs/truth.py"))
+        .arg("exec")
+        .env("FT_CAT", &cat);
+    let run = run_harness(Harness::spawn(harness), &[]);
+    let tag = run.result["tag"].as_str().expect("tag").to_string();
+    assert_no_foreign_bytes(&run, &tag);
+    // After exec, the Go runtime and cat read files at the socket's old number:
+    // nothing of theirs is socket data.
+    let key = (
+        run.result["pid"].as_u64().expect("pid") as u32,
+        run.result["fd"].as_i64().expect("fd") as i32,
+    );
+    for e in &run.events {
+        if let Event::Data(d) = e {
+            if (d.task.pid, d.fd) == key {
+                let p = d.payload.as_slice();
+                assert!(
+                    p.starts_with(b"GET /before-exec ") || p.starts_with(b"HTTP/1.1 200 OK"),
+                    "not the socket's bytes: {d:?}"
+                );
+            }
+        }
+    }
+    let before = flow(&run.flows, "client", "/before-exec");
+    assert_eq!(
+        before["response"]["status"], 200,
+        "the socket itself was traced"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn two_threads_first_using_a_socket_announce_it_once() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = go_build("firstuse.go", dir.path());
+    let run = run_harness(Harness::spawn(std::process::Command::new(bin)), &[]);
+    // Clients and server are threads of the harness process itself.
+    let pid = run.result["harness_pid"].as_u64().expect("harness_pid") as u32;
+    let sent_each = run.result["sent_each"].as_u64().expect("sent_each");
+    for fd in run.result["fds"].as_array().expect("fds") {
+        let fd = fd.as_i64().expect("fd") as i32;
+        let mut announced = 0;
+        let mut sent = Vec::new();
+        for e in &run.events {
+            match e {
+                Event::Socket(s) if (s.task.pid, s.fd) == (pid, fd) => announced += 1,
+                Event::Data(d)
+                    if (d.task.pid, d.fd) == (pid, fd) && d.direction() == Direction::Send =>
+                {
+                    assert_eq!(announced, 1, "data on fd {fd} before its announcement");
+                    sent.push((d.pos, d.count));
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(announced, 1, "fd {fd} announced once");
+        sent.sort();
+        let mut at = 0;
+        for (pos, count) in &sent {
+            assert_eq!(*pos, at, "fd {fd}: positions overlap or skip: {sent:?}");
+            at += count;
+        }
+        assert_eq!(at, sent_each, "fd {fd}: both threads' bytes, once each");
+    }
+}
+
+/// Builds a stdlib-only Go program from tests/programs/ (GOPATH mode, as
+/// scripts/build-images.sh builds the demo's Go server).
+fn go_build(source: &str, dir: &Path) -> std::path::PathBuf {
+    let out = dir.join(source.trim_end_matches(".go"));
+    let status = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg(
+            crate::support::repo_root()
+                .join("tests/programs")
+                .join(source),
+        )
+        .env("GO111MODULE", "off")
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", "/tmp/flowtap-gocache")
+        .env("GOPATH", "/tmp/flowtap-gopath")
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build {source}");
+    out
 }

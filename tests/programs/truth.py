@@ -7,12 +7,17 @@ test can attach flowtap capture --pid first), runs the scenario, and prints one
 JSON object describing what it did. Scenarios:
   download  curl GETs a 200 KiB body from http.server (curl reads 100 KiB a call)
   upload    http.client POSTs 2 MiB; the server reads it with one rfile.read()
+  dup2      a client's socket fd is replaced by a file with dup2, then read and written
+  exec      a client execs $FT_CAT (a cat; firstuse.go's is static) with its
+            (close-on-exec) socket open: it reads files at the socket's old number
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
@@ -34,8 +39,54 @@ def serve_one(handler, ready):
     return pid
 
 
+def marker_file():
+    tag = f"FOREIGN-{os.getpid()}-{os.urandom(6).hex()}"
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write((tag + "\n").encode() * 20)
+    return tag, f.name
+
+
+def reply_server(conns=1):
+    """A thread answering each request head with a small response until EOF."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+
+    def one(c):
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            if b"\r\n\r\n" in data:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        c.close()
+
+    def run():
+        workers = []
+        for _ in range(conns):
+            c, _ = srv.accept()
+            t = threading.Thread(target=one, args=(c,))
+            t.start()
+            workers.append(t)
+        for t in workers:
+            t.join()
+    t = threading.Thread(target=run)
+    t.start()
+    return srv.getsockname()[1], t
+
+
+def request(s, target):
+    s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    got = b""
+    while not got.endswith(b"ok"):
+        got += s.recv(4096)
+
+
 def main():
     scenario = sys.argv[1]
+    if scenario in ("dup2", "exec"):
+        fd_scenario(scenario)
+        return
     print("waiting", flush=True)
     sys.stdin.readline()
     result = {"scenario": scenario}
@@ -84,6 +135,46 @@ def main():
     _, status = os.waitpid(server, 0)
     assert status == 0, status
     result["server_port"] = port["p"]
+    print(json.dumps(result), flush=True)
+
+
+def fd_scenario(scenario):
+    print("waiting", flush=True)
+    sys.stdin.readline()
+    tag, path = marker_file()
+    port, server = reply_server()
+    result = {"scenario": scenario, "tag": tag, "server_port": port}
+    if scenario == "dup2":
+        s = socket.create_connection(("127.0.0.1", port))
+        request(s, "/before")
+        fd = s.detach()
+        f = os.open(path, os.O_RDWR)
+        os.dup2(f, fd)  # the socket's last reference goes: the server sees EOF
+        os.close(f)
+        data = os.read(fd, 4096)
+        assert tag.encode() in data
+        os.write(fd, (tag + "-written\n").encode())
+        os.close(fd)
+        result["fd"] = fd
+    else:
+        # A child connects, makes a request, and execs with the socket still open.
+        code = (
+            "import os, socket, sys\n"
+            "sys.path.insert(0, os.path.dirname(sys.argv[1]))\n"
+            "import truth\n"
+            "s = socket.create_connection(('127.0.0.1', int(sys.argv[2])))\n"
+            "truth.request(s, '/before-exec')\n"
+            "print(os.getpid(), s.fileno(), flush=True)\n"
+            "os.execv(sys.argv[4], ['cat', 'cat', sys.argv[3]])\n"
+        )
+        cat = os.environ.get("FT_CAT", "/bin/cat")
+        out = subprocess.run([sys.executable, "-c", code, os.path.abspath(__file__), str(port), path, cat],
+                             check=True, capture_output=True, text=True).stdout
+        first, rest = out.split("\n", 1)
+        assert tag in rest
+        pid, fd = first.split()
+        result.update({"pid": int(pid), "fd": int(fd)})
+    server.join()
     print(json.dumps(result), flush=True)
 
 

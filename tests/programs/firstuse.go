@@ -1,0 +1,103 @@
+// firstuse: 64 TCP connections made before capture; on each, two threads then make
+// their first syscalls on it at the same moment, so a capture attached in between
+// sees each socket first from two CPUs at once (tests/it/truth.rs).
+//
+// Speaks the harness protocol: prints "waiting", waits for a line on stdin, then
+// prints one JSON object. Built in GOPATH mode with the standard library only.
+//
+// `firstuse cat FILE` instead prints FILE: a static program, so after an exec
+// nothing closes fd 3 before the Go runtime reads a file of its own through it.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+const conns = 64
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "cat" {
+		data, err := os.ReadFile(os.Args[2])
+		if err != nil {
+			panic(err)
+		}
+		os.Stdout.Write(data)
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	var served sync.WaitGroup
+	served.Add(conns)
+	go func() {
+		for i := 0; i < conns; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				panic(err)
+			}
+			go func() {
+				defer served.Done()
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	var clients []*net.TCPConn
+	for i := 0; i < conns; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		clients = append(clients, c.(*net.TCPConn))
+	}
+	fmt.Println("waiting")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+
+	msg := []byte("first-use-payload|")
+	var fds []int
+	for _, c := range clients {
+		raw, err := c.SyscallConn()
+		if err != nil {
+			panic(err)
+		}
+		var start int32
+		var both sync.WaitGroup
+		both.Add(2)
+		for k := 0; k < 2; k++ {
+			go func() {
+				defer both.Done()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				atomic.AddInt32(&start, 1)
+				for atomic.LoadInt32(&start) < 2 {
+				}
+				// Control holds no read/write lock: both writes run at once.
+				raw.Control(func(fd uintptr) {
+					syscall.Write(int(fd), msg)
+				})
+			}()
+		}
+		both.Wait()
+		raw.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
+	}
+	for _, c := range clients {
+		c.Close()
+	}
+	served.Wait()
+	out, _ := json.Marshal(map[string]interface{}{
+		"harness_pid": os.Getpid(),
+		"fds":         fds,
+		"sent_each":   2 * len(msg),
+	})
+	fmt.Println(string(out))
+}
