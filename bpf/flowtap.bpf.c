@@ -235,7 +235,14 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 static __always_inline bool is_send(__u32 op)
 {
 	return op == FT_SYS_WRITE || op == FT_SYS_WRITEV || op == FT_SYS_SENDTO ||
-	       op == FT_SYS_SENDMSG;
+	       op == FT_SYS_SENDMSG || op == FT_SYS_SENDFILE || op == FT_SYS_SPLICE_TO ||
+	       op == FT_SYS_SENDMMSG;
+}
+
+/* Bytes moved without passing through user memory: counted at their position. */
+static __always_inline bool counted_only(__u32 op)
+{
+	return op == FT_SYS_SENDFILE || op == FT_SYS_SPLICE_TO || op == FT_SYS_SPLICE_FROM;
 }
 
 static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcnt)
@@ -247,7 +254,7 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op, .file = file};
 	/* readv/writev with no iovecs moves nothing; a plain buffer is one segment. */
 	if (op == FT_SYS_READV || op == FT_SYS_WRITEV || op == FT_SYS_RECVMSG ||
-	    op == FT_SYS_SENDMSG) {
+	    op == FT_SYS_SENDMSG || op == FT_SYS_SENDMMSG || op == FT_SYS_RECVMMSG) {
 		if (!iovcnt)
 			return 0;
 	}
@@ -361,8 +368,67 @@ static __always_inline bool recover_args(__u32 op, struct call_args *a)
 		a->iovcnt = msg.msg_iovlen;
 	} else if (op == FT_SYS_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)) {
 		return false;
+	} else if (op == FT_SYS_SPLICE_TO) {
+		/* splice(fd_in, off_in, fd_out, ...): the socket is whichever end is one. */
+		__u64 file;
+		if (tcp_entry(bpf_get_current_pid_tgid() >> 32, a->fd, &file))
+			a->op = FT_SYS_SPLICE_FROM;
+		else
+			a->fd = arg3;
+	} else if (op == FT_SYS_SENDMMSG || op == FT_SYS_RECVMMSG) {
+		a->iovcnt = arg3; /* vlen */
 	}
 	return true;
+}
+
+/*
+ * Emits `total` bytes moved by one call (or one message of an mmsg call) on the
+ * socket of `key`, from a plain buffer (iovcnt 0) or an iovec array.
+ */
+static __always_inline void emit_call(struct fd_key *key, __u32 op, __u64 ptr, __u32 iovcnt,
+				      __u64 total)
+{
+	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, key);
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
+	if (!st || !s || !total)
+		return;
+	__u32 dir = is_send(op) ? 0 : 1;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->total_left = total;
+	s->capture_left = counted_only(op) ? 0 : max_payload;
+	s->pos = __sync_fetch_and_add(&st->pos[dir & 1], total);
+	s->fd = key->fd;
+	s->op = op;
+	if (iovcnt) {
+		s->iov_ptr = ptr;
+		s->iovcnt = iovcnt;
+	} else {
+		s->seg_ptr = ptr;
+		s->seg_left = total;
+	}
+	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
+	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
+	if (s->total_left)
+		emit_data(s, 0, s->total_left, 0);
+}
+
+struct mmsg_walk {
+	struct fd_key key;
+	__u64 vec;
+	__u32 op;
+	__u32 n;
+};
+
+static long emit_mmsg(__u32 i, struct mmsg_walk *w)
+{
+	if (i >= w->n)
+		return 1;
+	struct mmsghdr m = {};
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)(w->vec + i * sizeof(m))))
+		return 1;
+	emit_call(&w->key, w->op, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+	return 0;
 }
 
 static __always_inline int data_exit(__u32 op, long ret)
@@ -384,28 +450,13 @@ static __always_inline int data_exit(__u32 op, long ret)
 	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, &key);
 	if (!st || st->file != a.file)
 		return 0;
-	__u32 dir = is_send(a.op) ? 0 : 1;
-	__u32 zero = 0;
-	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
-	if (!s)
+	if (a.op == FT_SYS_SENDMMSG || a.op == FT_SYS_RECVMMSG) {
+		/* ret is the number of messages; each says its own length. */
+		struct mmsg_walk w = {.key = key, .vec = a.ptr, .op = a.op, .n = ret};
+		bpf_loop(FT_MAX_MMSG, emit_mmsg, &w, 0);
 		return 0;
-	__builtin_memset(s, 0, sizeof(*s));
-	s->total_left = ret;
-	s->capture_left = max_payload;
-	s->pos = __sync_fetch_and_add(&st->pos[dir & 1], ret);
-	s->fd = a.fd;
-	s->op = a.op;
-	if (a.iovcnt) {
-		s->iov_ptr = a.ptr;
-		s->iovcnt = a.iovcnt;
-	} else {
-		s->seg_ptr = a.ptr;
-		s->seg_left = ret;
 	}
-	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
-	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
-	if (s->total_left)
-		emit_data(s, 0, s->total_left, 0);
+	emit_call(&key, a.op, a.ptr, a.iovcnt, ret);
 	return 0;
 }
 
@@ -515,6 +566,60 @@ SEC("tracepoint/syscalls/sys_exit_sendmsg")
 int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return data_exit(FT_SYS_SENDMSG, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_SENDMMSG, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_SENDMMSG, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmmsg")
+int enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
+	return data_enter(FT_SYS_RECVMMSG, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_RECVMMSG, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_SENDFILE, ctx->args[0], 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_SENDFILE, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_splice")
+int enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 file;
+	if (traced(id) && tcp_entry(id >> 32, ctx->args[0], &file))
+		return data_enter(FT_SYS_SPLICE_FROM, ctx->args[0], 0, 0);
+	return data_enter(FT_SYS_SPLICE_TO, ctx->args[2], 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_splice")
+int exit_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_SPLICE_TO, ctx->ret);
 }
 
 /* ---- socket lifecycle -------------------------------------------------------- */

@@ -273,3 +273,112 @@ fn go_build(source: &str, dir: &Path) -> std::path::PathBuf {
     assert!(status.success(), "go build {source}");
     out
 }
+
+/// Every exchange of the files scenario is right: method, target, status, and a
+/// body that is the file's or says `truncated`; the keep-alive connection's
+/// exchanges come in request order.
+fn check_file_flows(run: &Run, server_comm: &str) {
+    let files: std::collections::HashMap<String, Vec<u8>> = run.result["files"]
+        .as_object()
+        .expect("files")
+        .iter()
+        .map(|(k, v)| {
+            let path = v.as_str().expect("path");
+            (k.clone(), std::fs::read(path).expect("read served file"))
+        })
+        .collect();
+    let targets = |key: &str| -> Vec<String> {
+        run.result[key]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .map(|t| t.as_str().expect("target").to_string())
+            .collect()
+    };
+    let (new, keepalive) = (targets("new"), targets("keepalive"));
+    for observer in ["client", "server"] {
+        let flows: Vec<&Value> = run
+            .flows
+            .iter()
+            .filter(|f| f["observer"] == observer)
+            .collect();
+        assert_eq!(
+            flows.len(),
+            new.len() + keepalive.len(),
+            "{observer}: {flows:#?}"
+        );
+        let mut by_conn: std::collections::BTreeMap<u64, Vec<&Value>> = Default::default();
+        for f in &flows {
+            if observer == "server" {
+                assert_eq!(f["process"]["comm"], server_comm);
+            }
+            assert_eq!(f["request"]["method"], "GET", "{f}");
+            assert_eq!(f["response"]["status"], 200, "{f}");
+            assert!(f["incomplete"].is_null(), "{f}");
+            let target = f["request"]["target"].as_str().expect("target");
+            let file = &files[target];
+            let body = &f["response"]["body"];
+            assert_eq!(body["size"], file.len(), "{observer} {target}: {body}");
+            if body["truncated"] == false {
+                assert!(
+                    body["text"].as_str().map(str::as_bytes) == Some(file.as_slice()),
+                    "{observer} {target}: a body said whole is not the file"
+                );
+            }
+            by_conn
+                .entry(f["src"]["port"].as_u64().expect("client port"))
+                .or_default()
+                .push(f);
+        }
+        let mut orders: Vec<Vec<String>> = by_conn
+            .values()
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| f["request"]["target"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .collect();
+        orders.sort();
+        let mut want: Vec<Vec<String>> = new.iter().map(|t| vec![t.clone()]).collect();
+        want.push(keepalive.clone());
+        want.sort();
+        assert_eq!(
+            orders, want,
+            "{observer}: exchanges per connection, in order"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root, BPF and nginx; run via scripts/test.sh"]
+fn nginx_with_sendfile_on_frames_every_exchange() {
+    let run = run("truth.py", "nginx", &[]);
+    check_file_flows(&run, "nginx");
+    let sendfiles = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Data(d) if d.syscall == flowtap::event::Syscall::Sendfile))
+        .count();
+    assert!(sendfiles > 0, "nginx sent bodies with sendfile");
+}
+
+#[test]
+#[ignore = "needs root, BPF and Go; run via scripts/test.sh"]
+fn go_file_server_frames_every_exchange() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = go_build("firstuse.go", dir.path());
+    let mut harness = std::process::Command::new("python3");
+    harness
+        .arg(crate::support::repo_root().join("tests/programs/truth.py"))
+        .arg("gofiles")
+        .env("FT_GOFILES", &server);
+    let run = run_harness(Harness::spawn(harness), &[]);
+    check_file_flows(&run, "firstuse");
+    let sendfiles = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Data(d) if d.syscall == flowtap::event::Syscall::Sendfile))
+        .count();
+    assert!(sendfiles > 0, "http.FileServer sent bodies with sendfile");
+}

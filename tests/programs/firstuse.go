@@ -5,7 +5,8 @@
 // Speaks the harness protocol: prints "waiting", waits for a line on stdin, then
 // prints one JSON object. Built in GOPATH mode with the standard library only.
 //
-// `firstuse cat FILE` instead prints FILE: a static program, so after an exec
+// `firstuse files DIR ADDR` serves DIR with http.FileServer (which sends bodies
+// with write and then sendfile). `firstuse cat FILE` instead prints FILE: a static program, so after an exec
 // nothing closes fd 3 before the Go runtime reads a file of its own through it.
 package main
 
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"sync"
@@ -25,6 +27,9 @@ import (
 const conns = 64
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "files" {
+		panic(http.ListenAndServe(os.Args[3], http.FileServer(http.Dir(os.Args[2]))))
+	}
 	if len(os.Args) == 3 && os.Args[1] == "cat" {
 		data, err := os.ReadFile(os.Args[2])
 		if err != nil {

@@ -7,6 +7,9 @@ test can attach flowtap capture --pid first), runs the scenario, and prints one
 JSON object describing what it did. Scenarios:
   download  curl GETs a 200 KiB body from http.server (curl reads 100 KiB a call)
   upload    http.client POSTs 2 MiB; the server reads it with one rfile.read()
+  nginx     stock nginx (`sendfile on;`) serves a 1 KiB and a 200 KiB file to curl,
+            each on a new connection, then several on one keep-alive connection
+  gofiles   the same against Go's http.FileServer ($FT_GOFILES, firstuse.go)
   dup2      a client's socket fd is replaced by a file with dup2, then read and written
   exec      a client execs $FT_CAT (a cat; firstuse.go's is static) with its
             (close-on-exec) socket open: it reads files at the socket's old number
@@ -86,6 +89,9 @@ def main():
     scenario = sys.argv[1]
     if scenario in ("dup2", "exec"):
         fd_scenario(scenario)
+        return
+    if scenario in ("nginx", "gofiles"):
+        files_scenario(scenario)
         return
     print("waiting", flush=True)
     sys.stdin.readline()
@@ -176,6 +182,82 @@ def fd_scenario(scenario):
         result.update({"pid": int(pid), "fd": int(fd)})
     server.join()
     print(json.dumps(result), flush=True)
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr;
+pid {root}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    access_log off;
+    client_body_temp_path {root}/tmp;
+    proxy_temp_path {root}/tmp;
+    fastcgi_temp_path {root}/tmp;
+    uwsgi_temp_path {root}/tmp;
+    scgi_temp_path {root}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root}/www;
+    }}
+}}
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def files_scenario(scenario):
+    root = tempfile.mkdtemp(prefix="ft-k-")
+    os.makedirs(f"{root}/www")
+    os.makedirs(f"{root}/tmp")
+    files = {"/small.txt": body_of(1024), "/big.txt": body_of(200 * 1024)}
+    for name, data in files.items():
+        with open(f"{root}/www{name}", "wb") as f:
+            f.write(data)
+    port = free_port()
+    if scenario == "nginx":
+        with open(f"{root}/nginx.conf", "w") as f:
+            f.write(NGINX_CONF.format(root=root, port=port))
+        server = subprocess.Popen(["nginx", "-c", f"{root}/nginx.conf", "-p", root], stderr=subprocess.DEVNULL)
+    else:
+        server = subprocess.Popen([os.environ["FT_GOFILES"], "files", f"{root}/www", f"127.0.0.1:{port}"])
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            break
+        except OSError:
+            import time
+            time.sleep(0.05)
+    print("waiting", flush=True)
+    sys.stdin.readline()
+    base = f"http://127.0.0.1:{port}"
+    new = ["/small.txt", "/big.txt"]
+    keepalive = ["/small.txt", "/big.txt", "/big.txt", "/small.txt", "/big.txt"]
+    for target in new:
+        subprocess.run(["curl", "-sS", "-o", "/dev/null", base + target], check=True)
+    args = []
+    for target in keepalive:
+        args += ["-o", "/dev/null", base + target]
+    subprocess.run(["curl", "-sS"] + args, check=True)
+    server.terminate()
+    server.wait()
+    print(json.dumps({
+        "scenario": scenario,
+        "server_port": port,
+        "files": {name: f"{root}/www{name}" for name in files},
+        "new": new,
+        "keepalive": keepalive,
+    }), flush=True)
 
 
 if __name__ == "__main__":
