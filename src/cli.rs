@@ -23,6 +23,18 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the containers flowtap sees.
     Containers(ContainersArgs),
+    /// Print a trace (either format) as JSON Lines, one event a line.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The trace file.
+    pub trace: PathBuf,
+    /// Write here ("-" or absent: stdout); a .jsonl or .json name gets JSON Lines,
+    /// any other the compact format (so this also converts JSON to compact).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -30,7 +42,8 @@ pub struct CaptureArgs {
     /// Write flows here as JSON Lines ("-" or absent: stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Also record every raw event to this trace file, for `flowtap replay`.
+    /// Also record every raw event to this trace file, for `flowtap replay`: JSON
+    /// Lines when it ends in .jsonl or .json, the compact binary format otherwise.
     #[arg(long, value_name = "TRACE")]
     pub record: Option<PathBuf>,
     /// Stop after this many seconds (default: until SIGINT/SIGTERM).
@@ -80,6 +93,13 @@ pub struct ReplayArgs {
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
+    /// Only these containers' flows (name or id), as a live capture with the same
+    /// flag would have traced them; repeatable.
+    #[arg(long = "container", value_name = "NAME|ID")]
+    pub containers: Vec<String>,
+    /// Only the flows of this compose project's containers.
+    #[arg(long, value_name = "NAME")]
+    pub compose_project: Option<String>,
 }
 
 #[derive(Debug, Args)]

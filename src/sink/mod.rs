@@ -13,6 +13,8 @@ pub enum SinkError {
     Io(#[from] std::io::Error),
     #[error("encoding a flow")]
     Encode(#[from] serde_json::Error),
+    #[error("encoding a flow")]
+    EncodeFast(#[from] sonic_rs::Error),
 }
 
 /// A writer of flows. A sink may batch writes for a bounded time; every flow

@@ -11,6 +11,8 @@ mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod manners;
+mod replay_selection;
 mod scenarios;
 mod support;
 mod truth;

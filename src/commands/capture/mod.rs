@@ -8,20 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use flowtap::capture::{Capture, CaptureConfig, Scope};
 use flowtap::clock;
+use flowtap::containers::{ContainerFeed, FeedError};
+use flowtap::event::Event;
 use flowtap::pipeline::{self, Pipeline};
+use flowtap::selection::{CgroupFilter, Selector};
+use flowtap::session::Session;
 use flowtap::sink::JsonLines;
-use flowtap::trace::TraceWriter;
+use flowtap::trace::{TraceFormat, TraceWriter};
 
 use crate::cli::CaptureArgs;
-
-mod consumer;
-mod containers;
-mod gate;
-
-use consumer::Consumer;
-use containers::{ContainerFeed, DockerRole};
-use flowtap::containers::Selector;
-use gate::Gate;
 
 /// Events buffered between the capture thread and this one.
 const CHANNEL_DEPTH: usize = 16 * 1024;
@@ -63,11 +58,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
     let selector = Selector::new(args.containers.clone(), args.compose_project.clone());
     // Containers are traced by default, or when selected; otherwise Docker only names.
-    let role = if config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all() {
-        DockerRole::Trace
-    } else {
-        DockerRole::Name
-    };
+    let traces_containers =
+        config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all();
 
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
     let container_events = tx.clone();
@@ -75,8 +67,11 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     for id in cgroups {
         capture.filters().trace_cgroup(id)?;
     }
-    let mut feed =
-        ContainerFeed::start(selector.clone(), capture.filters(), container_events, role)?;
+    let mut feed = follow_docker(
+        &selector,
+        traces_containers.then(|| capture.filters()),
+        container_events,
+    )?;
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
@@ -85,7 +80,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     );
 
     let deadline = duration.map(|d| Instant::now() + d);
-    let mut consumer = Consumer::new(Gate::new(selector), recorder, flows);
+    let mut consumer = Session::live(selector, recorder, flows);
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             // The channel closes once both the kernel and the Docker side are done.
@@ -112,12 +107,40 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         }
     }
     let stats = capture.join()?;
-    let (summary, tail) = consumer.finish()?;
+    let summary = consumer.finish()?;
     eprintln!(
-        "flowtap: {summary}, {} undecodable records{tail}",
+        "flowtap: {summary}, {} undecodable records",
         stats.decode_errors
     );
     Ok(())
+}
+
+/// Starts following Docker. With a `filter`, containers are what is traced and
+/// no Docker is an error; without, Docker only names containers and its absence
+/// is a warning.
+fn follow_docker<F>(
+    selector: &Selector,
+    filter: Option<Arc<F>>,
+    events: mpsc::SyncSender<Event>,
+) -> anyhow::Result<Option<ContainerFeed>>
+where
+    F: CgroupFilter + Send + Sync + 'static,
+    F::Error: std::error::Error + Send + Sync + 'static,
+{
+    let traces = filter.is_some();
+    match ContainerFeed::start(selector.clone(), filter, events) {
+        Ok(feed) => Ok(Some(feed)),
+        Err(e @ FeedError::Docker(_)) if !traces => {
+            eprintln!("flowtap: warning: {e}; containers will not be named");
+            Ok(None)
+        }
+        Err(e @ FeedError::Docker(_)) => Err(e).context(if selector.is_all() {
+            "tracing containers needs Docker (or use --all-processes, --pid or --cgroup)"
+        } else {
+            "--container and --compose-project need Docker"
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
@@ -161,7 +184,8 @@ fn cgroup_id(arg: &str) -> anyhow::Result<u64> {
 }
 
 fn open_trace(path: &Path) -> anyhow::Result<TraceWriter<std::fs::File>> {
-    TraceWriter::create(path).with_context(|| format!("creating trace file {}", path.display()))
+    TraceWriter::create(path, TraceFormat::for_path(path))
+        .with_context(|| format!("creating trace file {}", path.display()))
 }
 
 /// A flag raised by the first SIGINT or SIGTERM; a second one ends the process.
