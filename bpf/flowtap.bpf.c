@@ -58,6 +58,15 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* io_uring instances set up by traced processes: their I/O through the ring is
+ * not seen by syscall tracepoints, so userspace says so. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} io_urings SEC(".maps");
+
 /* Filters, updated live by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -620,6 +629,18 @@ SEC("tracepoint/syscalls/sys_exit_splice")
 int exit_splice(struct trace_event_raw_sys_exit *ctx)
 {
 	return data_exit(FT_SYS_SPLICE_TO, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_io_uring_setup")
+int exit_io_uring_setup(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret < 0 || !traced(bpf_get_current_pid_tgid()))
+		return 0;
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&io_urings, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return 0;
 }
 
 /* ---- socket lifecycle -------------------------------------------------------- */

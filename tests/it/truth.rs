@@ -187,7 +187,7 @@ fn a_close_on_exec_socket_is_gone_after_exec() {
     harness
         .arg(crate::support::repo_root().join("tests/programs/truth.py"))
         .arg("exec")
-        .env("FT_CAT", &cat);
+        .env("FT_GO", &cat);
     let run = run_harness(Harness::spawn(harness), &[]);
     let tag = run.result["tag"].as_str().expect("tag").to_string();
     assert_no_foreign_bytes(&run, &tag);
@@ -372,7 +372,7 @@ fn go_file_server_frames_every_exchange() {
     harness
         .arg(crate::support::repo_root().join("tests/programs/truth.py"))
         .arg("gofiles")
-        .env("FT_GOFILES", &server);
+        .env("FT_GO", &server);
     let run = run_harness(Harness::spawn(harness), &[]);
     check_file_flows(&run, "firstuse");
     let sendfiles = run
@@ -381,4 +381,32 @@ fn go_file_server_frames_every_exchange() {
         .filter(|e| matches!(e, Event::Data(d) if d.syscall == flowtap::event::Syscall::Sendfile))
         .count();
     assert!(sendfiles > 0, "http.FileServer sent bodies with sendfile");
+}
+
+#[test]
+#[ignore = "needs root, BPF and Go; run via scripts/test.sh"]
+fn io_uring_set_up_by_a_traced_process_is_said_once_and_counted() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = go_build("firstuse.go", dir.path());
+    let mut harness = std::process::Command::new("python3");
+    harness
+        .arg(crate::support::repo_root().join("tests/programs/truth.py"))
+        .arg("uring")
+        .env("FT_GO", &go);
+    let harness = Harness::spawn(harness);
+    let pid = harness.pid().to_string();
+    let live = LiveCapture::start(&["capture", "--pid", &pid, "-o", "/dev/null"]);
+    harness.go();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("set up io_uring").count(),
+        1,
+        "one line: {stderr}"
+    );
+    assert!(
+        stderr.contains("1 io_uring instances unseen"),
+        "counted in the summary: {stderr}"
+    );
 }

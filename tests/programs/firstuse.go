@@ -6,7 +6,8 @@
 // prints one JSON object. Built in GOPATH mode with the standard library only.
 //
 // `firstuse files DIR ADDR` serves DIR with http.FileServer (which sends bodies
-// with write and then sendfile). `firstuse cat FILE` instead prints FILE: a static program, so after an exec
+// with write and then sendfile). `firstuse uring` sets up an io_uring instance and
+// closes it. `firstuse cat FILE` instead prints FILE: a static program, so after an exec
 // nothing closes fd 3 before the Go runtime reads a file of its own through it.
 package main
 
@@ -22,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 const conns = 64
@@ -29,6 +31,15 @@ const conns = 64
 func main() {
 	if len(os.Args) == 4 && os.Args[1] == "files" {
 		panic(http.ListenAndServe(os.Args[3], http.FileServer(http.Dir(os.Args[2]))))
+	}
+	if len(os.Args) == 2 && os.Args[1] == "uring" {
+		var params [120]byte // struct io_uring_params
+		fd, _, errno := syscall.Syscall(425, 4, uintptr(unsafe.Pointer(&params)), 0)
+		if errno != 0 {
+			panic(errno)
+		}
+		syscall.Close(int(fd))
+		return
 	}
 	if len(os.Args) == 3 && os.Args[1] == "cat" {
 		data, err := os.ReadFile(os.Args[2])

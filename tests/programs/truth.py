@@ -9,9 +9,10 @@ JSON object describing what it did. Scenarios:
   upload    http.client POSTs 2 MiB; the server reads it with one rfile.read()
   nginx     stock nginx (`sendfile on;`) serves a 1 KiB and a 200 KiB file to curl,
             each on a new connection, then several on one keep-alive connection
-  gofiles   the same against Go's http.FileServer ($FT_GOFILES, firstuse.go)
+  gofiles   the same against Go's http.FileServer ($FT_GO, firstuse.go)
+  uring     `$FT_GO uring` sets up an io_uring instance
   dup2      a client's socket fd is replaced by a file with dup2, then read and written
-  exec      a client execs $FT_CAT (a cat; firstuse.go's is static) with its
+  exec      a client execs `$FT_GO cat` (firstuse.go: a static program) with its
             (close-on-exec) socket open: it reads files at the socket's old number
 """
 import json
@@ -89,6 +90,12 @@ def main():
     scenario = sys.argv[1]
     if scenario in ("dup2", "exec"):
         fd_scenario(scenario)
+        return
+    if scenario == "uring":
+        print("waiting", flush=True)
+        sys.stdin.readline()
+        subprocess.run([os.environ["FT_GO"], "uring"], check=True)
+        print(json.dumps({"scenario": scenario}), flush=True)
         return
     if scenario in ("nginx", "gofiles"):
         files_scenario(scenario)
@@ -171,9 +178,9 @@ def fd_scenario(scenario):
             "s = socket.create_connection(('127.0.0.1', int(sys.argv[2])))\n"
             "truth.request(s, '/before-exec')\n"
             "print(os.getpid(), s.fileno(), flush=True)\n"
-            "os.execv(sys.argv[4], ['cat', 'cat', sys.argv[3]])\n"
+            "os.execv(sys.argv[4], [sys.argv[4], 'cat', sys.argv[3]])\n"
         )
-        cat = os.environ.get("FT_CAT", "/bin/cat")
+        cat = os.environ.get("FT_GO", "/bin/cat")
         out = subprocess.run([sys.executable, "-c", code, os.path.abspath(__file__), str(port), path, cat],
                              check=True, capture_output=True, text=True).stdout
         first, rest = out.split("\n", 1)
@@ -230,7 +237,7 @@ def files_scenario(scenario):
             f.write(NGINX_CONF.format(root=root, port=port))
         server = subprocess.Popen(["nginx", "-c", f"{root}/nginx.conf", "-p", root], stderr=subprocess.DEVNULL)
     else:
-        server = subprocess.Popen([os.environ["FT_GOFILES"], "files", f"{root}/www", f"127.0.0.1:{port}"])
+        server = subprocess.Popen([os.environ["FT_GO"], "files", f"{root}/www", f"127.0.0.1:{port}"])
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port)).close()

@@ -109,8 +109,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let stats = capture.join()?;
     let summary = consumer.finish()?;
     eprintln!(
-        "flowtap: {summary}, {} undecodable records",
-        stats.decode_errors
+        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen",
+        stats.decode_errors, stats.io_urings
     );
     Ok(())
 }
