@@ -410,3 +410,44 @@ fn io_uring_set_up_by_a_traced_process_is_said_once_and_counted() {
         "counted in the summary: {stderr}"
     );
 }
+
+#[test]
+#[ignore = "needs root, BPF and Go; run via scripts/test.sh"]
+fn sendmmsg_and_recvmmsg_carry_their_payloads() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = go_build("firstuse.go", dir.path());
+    let mut harness = std::process::Command::new("python3");
+    harness
+        .arg(crate::support::repo_root().join("tests/programs/truth.py"))
+        .arg("mmsg")
+        .env("FT_GO", &go);
+    let run = run_harness(Harness::spawn(harness), &[]);
+    let mut sent = Vec::new();
+    let mut received = Vec::new();
+    for e in &run.events {
+        if let Event::Data(d) = e {
+            if d.task.comm != "firstuse" {
+                continue;
+            }
+            match d.syscall {
+                flowtap::event::Syscall::Sendmmsg => sent.push(d),
+                flowtap::event::Syscall::Recvmmsg => received.push(d),
+                _ => {}
+            }
+        }
+    }
+    let bytes = |ds: &[&flowtap::event::Data]| -> Vec<u8> {
+        ds.iter()
+            .flat_map(|d| d.payload.as_slice().to_vec())
+            .collect()
+    };
+    assert_eq!(sent.len(), 2, "one record per message");
+    assert_eq!(bytes(&sent), b"GET /mmsg HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        bytes(&received),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    );
+    let f = flow(&run.flows, "client", "/mmsg");
+    assert_eq!(f["response"]["status"], 200);
+}

@@ -10,6 +10,7 @@ JSON object describing what it did. Scenarios:
   nginx     stock nginx (`sendfile on;`) serves a 1 KiB and a 200 KiB file to curl,
             each on a new connection, then several on one keep-alive connection
   gofiles   the same against Go's http.FileServer ($FT_GO, firstuse.go)
+  mmsg      `$FT_GO mmsg` makes a request with sendmmsg and reads it with recvmmsg
   uring     `$FT_GO uring` sets up an io_uring instance
   dup2      a client's socket fd is replaced by a file with dup2, then read and written
   exec      a client execs `$FT_GO cat` (firstuse.go: a static program) with its
@@ -90,6 +91,14 @@ def main():
     scenario = sys.argv[1]
     if scenario in ("dup2", "exec"):
         fd_scenario(scenario)
+        return
+    if scenario == "mmsg":
+        print("waiting", flush=True)
+        sys.stdin.readline()
+        port, server = reply_server()
+        subprocess.run([os.environ["FT_GO"], "mmsg", f"127.0.0.1:{port}"], check=True)
+        server.join()
+        print(json.dumps({"scenario": scenario, "server_port": port}), flush=True)
         return
     if scenario == "uring":
         print("waiting", flush=True)
