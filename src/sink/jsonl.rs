@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::{Sink, SinkError};
 use crate::flow::Flow;
+use crate::merge::MergedFlow;
 
 /// Lines are written out once this much has piled up…
 const BATCH_BYTES: usize = 64 * 1024;
@@ -54,10 +55,10 @@ impl<W: Write> JsonLines<W> {
     }
 }
 
-impl<W: Write> Sink for JsonLines<W> {
-    fn write(&mut self, flow: &Flow) -> Result<(), SinkError> {
+impl<W: Write> JsonLines<W> {
+    fn write_line(&mut self, record: &impl serde::Serialize) -> Result<(), SinkError> {
         self.line.clear();
-        sonic_rs::to_writer(&mut self.line, flow)?;
+        sonic_rs::to_writer(&mut self.line, record)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         let oldest = *self.oldest.get_or_insert_with(Instant::now);
@@ -65,6 +66,16 @@ impl<W: Write> Sink for JsonLines<W> {
             self.flush()?;
         }
         Ok(())
+    }
+}
+
+impl<W: Write> Sink for JsonLines<W> {
+    fn write(&mut self, flow: &Flow) -> Result<(), SinkError> {
+        self.write_line(flow)
+    }
+
+    fn write_merged(&mut self, flow: &MergedFlow) -> Result<(), SinkError> {
+        self.write_line(flow)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -6,13 +6,19 @@
 
 mod capture;
 mod corpus;
+mod corpus_h2;
 mod demo;
 mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod har;
+mod http2;
 mod manners;
+mod merge;
 mod replay_selection;
 mod scenarios;
 mod support;
 mod truth;
+mod view;
+mod view_live;

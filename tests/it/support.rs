@@ -160,26 +160,30 @@ pub struct Harness {
 
 impl Harness {
     pub fn start(scenario: &str, flags: &[&str]) -> Harness {
-        Harness::program("exchange.py", scenario, flags)
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo_root().join("tests/programs/exchange.py"))
+            .arg(scenario)
+            .args(flags);
+        Harness::spawn(cmd)
     }
 
     /// Another Python program in tests/programs/ that speaks the same protocol.
     pub fn program(program: &str, scenario: &str, flags: &[&str]) -> Harness {
-        let mut command = Command::new("python3");
-        command
-            .arg(repo_root().join("tests/programs").join(program))
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo_root().join("tests/programs").join(program))
             .arg(scenario)
             .args(flags);
-        Harness::spawn(command)
+        Harness::spawn(cmd)
     }
 
-    /// Any command that speaks the protocol.
-    pub fn spawn(mut command: Command) -> Harness {
-        let mut child = command
+    /// Any program that speaks the same protocol: "waiting", a line in, one
+    /// JSON line out.
+    pub fn spawn(mut cmd: Command) -> Harness {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn the harness program");
+            .expect("spawn the harness");
         let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
