@@ -451,3 +451,53 @@ fn sendmmsg_and_recvmmsg_carry_their_payloads() {
     let f = flow(&run.flows, "client", "/mmsg");
     assert_eq!(f["response"]["status"], 200);
 }
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn capture_joining_busy_keep_alive_connections_captures_every_later_exchange() {
+    let run = run("truth.py", "midstream", &[]);
+    let last: Vec<u64> = run.result["last"]
+        .as_array()
+        .expect("last")
+        .iter()
+        .map(|v| v.as_u64().expect("index"))
+        .collect();
+    for observer in ["client", "server"] {
+        for (k, last) in last.iter().enumerate() {
+            let prefix = format!("/c{k}/");
+            let mut seen: Vec<(u64, bool)> = Vec::new();
+            for f in run.flows.iter().filter(|f| f["observer"] == observer) {
+                let target = f["request"]["target"].as_str().unwrap_or("");
+                let Some(rest) = target.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let get = rest.ends_with("/g");
+                let i: u64 = rest.trim_end_matches("/g").parse().expect("index");
+                let want = if get {
+                    format!("got:{target}")
+                } else {
+                    format!("echo:body-{k}-{i}")
+                };
+                assert_eq!(
+                    f["response"]["body"]["text"], want,
+                    "{observer}: mispaired or lost: {f}"
+                );
+                assert!(f["incomplete"].is_null(), "{observer}: {f}");
+                seen.push((i, get));
+            }
+            seen.sort();
+            let Some(&(first, first_get)) = seen.first() else {
+                panic!("{observer}: nothing of client {k}");
+            };
+            // From the first exchange seen whole on, every one is there.
+            let mut want: Vec<(u64, bool)> = (first..=*last)
+                .flat_map(|i| [(i, false), (i, true)])
+                .collect();
+            if first_get {
+                want.remove(0); // capture joined during that POST
+            }
+            assert_eq!(seen, want, "{observer}, client {k}");
+            assert!(seen.len() > 4, "{observer}, client {k}: a real series");
+        }
+    }
+}

@@ -10,6 +10,8 @@ JSON object describing what it did. Scenarios:
   nginx     stock nginx (`sendfile on;`) serves a 1 KiB and a 200 KiB file to curl,
             each on a new connection, then several on one keep-alive connection
   gofiles   the same against Go's http.FileServer ($FT_GO, firstuse.go)
+  midstream two keep-alive clients POST (head and body written apart) then GET,
+            over and over, from before capture starts until after
   mmsg      `$FT_GO mmsg` makes a request with sendmmsg and reads it with recvmmsg
   uring     `$FT_GO uring` sets up an io_uring instance
   dup2      a client's socket fd is replaced by a file with dup2, then read and written
@@ -91,6 +93,9 @@ def main():
     scenario = sys.argv[1]
     if scenario in ("dup2", "exec"):
         fd_scenario(scenario)
+        return
+    if scenario == "midstream":
+        midstream()
         return
     if scenario == "mmsg":
         print("waiting", flush=True)
@@ -198,6 +203,65 @@ def fd_scenario(scenario):
         result.update({"pid": int(pid), "fd": int(fd)})
     server.join()
     print(json.dumps(result), flush=True)
+
+
+def midstream():
+    import http.client
+    import time
+    from http.server import ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def reply(self, body):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            self.reply(b"echo:" + self.rfile.read(int(self.headers["Content-Length"])))
+
+        def do_GET(self):
+            self.reply(("got:" + self.path).encode())
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    stop = threading.Event()
+    last = {}
+
+    def client(k):
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        i = 0
+        while not stop.is_set():
+            body = f"body-{k}-{i}".encode()
+            conn.putrequest("POST", f"/c{k}/{i}")
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders()  # the head, in one write
+            conn.send(body)  # the body, in another
+            assert conn.getresponse().read() == b"echo:" + body
+            conn.request("GET", f"/c{k}/{i}/g")
+            assert conn.getresponse().read() == f"got:/c{k}/{i}/g".encode()
+            last[k] = i
+            i += 1
+        conn.close()
+
+    clients = [threading.Thread(target=client, args=(k,)) for k in range(2)]
+    for t in clients:
+        t.start()
+    time.sleep(0.3)  # the clients are well into their series
+    print("waiting", flush=True)
+    sys.stdin.readline()
+    time.sleep(1.0)
+    stop.set()
+    for t in clients:
+        t.join()
+    srv.shutdown()
+    print(json.dumps({"scenario": "midstream", "server_port": port, "last": [last[0], last[1]]}), flush=True)
 
 
 NGINX_CONF = """daemon off;
