@@ -54,7 +54,7 @@ enum ft_syscall {
 
 struct ft_header {
 	__u64 ts;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 cgroup; /* bpf_get_current_cgroup_id() */
+	__u64 cgroup; /* the traced cgroup the task is in or below; else its own */
 	__u32 pid;    /* tgid */
 	__u32 tid;
 	__u32 kind;   /* enum ft_kind */
