@@ -813,7 +813,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
-	if (BPF_CORE_READ(task, signal, live.counter) == 0)
+	/* Only traced processes have entries (any others age out of the LRU maps). */
+	if (BPF_CORE_READ(task, signal, live.counter) == 0 && traced(bpf_get_current_pid_tgid()))
 		sweep_fds(true);
 	if (task->pid != task->tgid)
 		return 0;
@@ -826,6 +827,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task)
 {
-	sweep_fds(false);
+	if (traced(bpf_get_current_pid_tgid()))
+		sweep_fds(false);
 	return 0;
 }
