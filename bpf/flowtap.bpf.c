@@ -5,9 +5,9 @@
  *
  * Each syscall is a sys_enter/sys_exit pair: enter saves the arguments keyed by
  * pid_tgid, exit reads results (and received payloads) once the kernel has filled
- * them in. Only TCP sockets cost anything: the `fds` map remembers which (tgid, fd)
+ * them in. Only TCP sockets cost anything: fds.bpf.h remembers which (tgid, fd)
  * pairs are TCP sockets and which are not, so file, pipe, UNIX and UDP I/O stops at
- * one map lookup.
+ * a look at the fd table and one map lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -29,7 +29,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load. */
 const volatile bool trace_all = false;
-const volatile __u32 max_payload = 64 * 1024;
+const volatile __u32 max_payload = FT_MAX_PAYLOAD;
 const volatile __u32 self_tgid = 0;
 
 /* Referenced so that the skeleton generates Rust types for every record. */
@@ -38,6 +38,7 @@ struct ft_data_event _ft_data_event = {};
 struct ft_close_event _ft_close_event = {};
 enum ft_kind _ft_kind = 0;
 enum ft_syscall _ft_syscall = 0;
+enum ft_limits _ft_limits = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -57,6 +58,15 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* io_uring instances set up by traced processes: their I/O through the ring is
+ * not seen by syscall tracepoints, so userspace says so. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} io_urings SEC(".maps");
+
 /* Filters, updated live by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -72,24 +82,6 @@ struct {
 	__type(value, __u8);
 } traced_tgids SEC(".maps");
 
-struct fd_key {
-	__u32 tgid;
-	__s32 fd;
-};
-
-struct fd_state {
-	__u64 pos[2]; /* bytes sent, bytes received */
-	__u32 is_tcp;
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
-	__type(key, struct fd_key);
-	__type(value, struct fd_state);
-} fds SEC(".maps");
-
 /* Arguments saved at sys_enter, keyed by pid_tgid. */
 struct call_args {
 	__u64 ptr;    /* buffer, iovec array, or sockaddr */
@@ -98,6 +90,7 @@ struct call_args {
 	__s32 fd;
 	__u32 op;     /* enum ft_syscall, or enum ft_kind for socket calls */
 	__u32 _pad;
+	__u64 file;   /* data calls: the struct file * fd referred to at enter */
 	struct ft_addr addr; /* connect: the destination */
 };
 
@@ -159,6 +152,31 @@ static __always_inline __u64 wakeup_flag(void)
 		       BPF_RB_NO_WAKEUP;
 }
 
+/* How many levels above its own cgroup a task's traced cgroup may be. */
+#define FT_CGROUP_DEPTH 8
+
+/*
+ * The traced cgroup the current task is in or below, or 0. A process in a child
+ * cgroup of a container's (systemd or Docker inside the container, a test's
+ * sub-cgroup) is that container's.
+ */
+static __always_inline __u64 traced_cgroup(void)
+{
+	__u64 own = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&traced_cgroups, &own))
+		return own;
+	struct task_struct *task = bpf_get_current_task_btf();
+	int level = BPF_CORE_READ(task, cgroups, dfl_cgrp, level);
+	for (int up = 1; up <= FT_CGROUP_DEPTH; up++) {
+		if (level - up < 1)
+			break;
+		__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level - up);
+		if (bpf_map_lookup_elem(&traced_cgroups, &ancestor))
+			return ancestor;
+	}
+	return 0;
+}
+
 static __always_inline bool traced(__u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
@@ -168,47 +186,20 @@ static __always_inline bool traced(__u64 pid_tgid)
 		return true;
 	if (bpf_map_lookup_elem(&traced_tgids, &tgid))
 		return true;
-	__u64 cgroup = bpf_get_current_cgroup_id();
-	return bpf_map_lookup_elem(&traced_cgroups, &cgroup) != NULL;
+	return traced_cgroup() != 0;
 }
 
 static __always_inline void fill_header(struct ft_header *h, __u32 kind, __s32 fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	h->ts = bpf_ktime_get_ns();
-	h->cgroup = bpf_get_current_cgroup_id();
+	__u64 cgroup = traced_cgroup();
+	h->cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
 	h->kind = kind;
 	h->fd = fd;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
-}
-
-/* The struct sock behind fd in the current task, if it is a TCP socket. */
-static __always_inline struct sock *fd_tcp_sock(__s32 fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	struct file **fd_array = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fd_array[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
-		return NULL;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return NULL;
-	return sk;
 }
 
 static __always_inline void read_sock_addrs(struct sock *sk, struct ft_addr *local,
@@ -271,49 +262,33 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
-/* Starts tracking (tgid, fd) as a TCP socket or as something to ignore. */
-static __always_inline void remember_fd(__u32 tgid, __s32 fd, bool is_tcp)
-{
-	struct fd_key key = {.tgid = tgid, .fd = fd};
-	struct fd_state st = {.is_tcp = is_tcp};
-	bpf_map_update_elem(&fds, &key, &st, BPF_ANY);
-}
-
-/*
- * Whether (tgid, fd) is a TCP socket. The first time an fd is seen, the kernel's
- * file table answers; a TCP socket found that way was opened before capture or
- * inherited, and is announced with an FT_SOCKET record.
- */
-static __always_inline bool is_tcp_fd(__u32 tgid, __s32 fd)
-{
-	struct fd_key key = {.tgid = tgid, .fd = fd};
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (st)
-		return st->is_tcp;
-	struct sock *sk = fd_tcp_sock(fd);
-	remember_fd(tgid, fd, sk != NULL);
-	if (sk)
-		emit_sock(FT_SOCKET, fd, 0, NULL, sk);
-	return sk != NULL;
-}
+#include "fds.bpf.h"
 
 /* ---- data syscalls ---------------------------------------------------------- */
 
 static __always_inline bool is_send(__u32 op)
 {
 	return op == FT_SYS_WRITE || op == FT_SYS_WRITEV || op == FT_SYS_SENDTO ||
-	       op == FT_SYS_SENDMSG;
+	       op == FT_SYS_SENDMSG || op == FT_SYS_SENDFILE || op == FT_SYS_SPLICE_TO ||
+	       op == FT_SYS_SENDMMSG;
+}
+
+/* Bytes moved without passing through user memory: counted at their position. */
+static __always_inline bool counted_only(__u32 op)
+{
+	return op == FT_SYS_SENDFILE || op == FT_SYS_SPLICE_TO || op == FT_SYS_SPLICE_FROM;
 }
 
 static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcnt)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if (!traced(id) || !is_tcp_fd(id >> 32, fd))
+	__u64 file;
+	if (!traced(id) || !tcp_entry(id >> 32, fd, &file))
 		return 0;
-	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op};
+	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op, .file = file};
 	/* readv/writev with no iovecs moves nothing; a plain buffer is one segment. */
 	if (op == FT_SYS_READV || op == FT_SYS_WRITEV || op == FT_SYS_RECVMSG ||
-	    op == FT_SYS_SENDMSG) {
+	    op == FT_SYS_SENDMSG || op == FT_SYS_SENDMMSG || op == FT_SYS_RECVMMSG) {
 		if (!iovcnt)
 			return 0;
 	}
@@ -321,7 +296,13 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 	return 0;
 }
 
-/* Walks the syscall's buffer (or iovecs) and emits one record per piece. */
+/*
+ * Walks the syscall's buffer (or iovecs) and emits one record per piece. The walk
+ * lives in a per-CPU map value, not on the stack: the verifier tracks no map
+ * contents, so it checks the bpf_loop callback once instead of once per possible
+ * remaining length (which, with --max-payload a load-time constant, ran into its
+ * million-instruction limit from 128 KiB up).
+ */
 struct emit_state {
 	__u64 iov_ptr;
 	__u64 seg_ptr;
@@ -334,6 +315,13 @@ struct emit_state {
 	__s32 fd;
 	__u32 op;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emit_state);
+} walks SEC(".maps");
 
 static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 count, __u32 want)
 {
@@ -356,9 +344,11 @@ static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 cou
 		count_drop();
 }
 
-static long emit_piece(__u32 i, struct emit_state *s)
+static long emit_piece(__u32 i, void *unused)
 {
-	if (!s->total_left || !s->capture_left)
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
+	if (!s || !s->total_left || !s->capture_left)
 		return 1;
 	if (!s->seg_left) {
 		if (!s->iovcnt || s->iov_idx >= s->iovcnt || s->iov_idx >= FT_MAX_IOV)
@@ -412,8 +402,67 @@ static __always_inline bool recover_args(__u32 op, struct call_args *a)
 		a->iovcnt = msg.msg_iovlen;
 	} else if (op == FT_SYS_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)) {
 		return false;
+	} else if (op == FT_SYS_SPLICE_TO) {
+		/* splice(fd_in, off_in, fd_out, ...): the socket is whichever end is one. */
+		__u64 file;
+		if (tcp_entry(bpf_get_current_pid_tgid() >> 32, a->fd, &file))
+			a->op = FT_SYS_SPLICE_FROM;
+		else
+			a->fd = arg3;
+	} else if (op == FT_SYS_SENDMMSG || op == FT_SYS_RECVMMSG) {
+		a->iovcnt = arg3; /* vlen */
 	}
 	return true;
+}
+
+/*
+ * Emits `total` bytes moved by one call (or one message of an mmsg call) on the
+ * socket of `key`, from a plain buffer (iovcnt 0) or an iovec array.
+ */
+static __always_inline void emit_call(struct fd_key *key, __u32 op, __u64 ptr, __u32 iovcnt,
+				      __u64 total)
+{
+	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, key);
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
+	if (!st || !s || !total)
+		return;
+	__u32 dir = is_send(op) ? 0 : 1;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->total_left = total;
+	s->capture_left = counted_only(op) ? 0 : max_payload;
+	s->pos = __sync_fetch_and_add(&st->pos[dir & 1], total);
+	s->fd = key->fd;
+	s->op = op;
+	if (iovcnt) {
+		s->iov_ptr = ptr;
+		s->iovcnt = iovcnt;
+	} else {
+		s->seg_ptr = ptr;
+		s->seg_left = total;
+	}
+	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
+	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
+	if (s->total_left)
+		emit_data(s, 0, s->total_left, 0);
+}
+
+struct mmsg_walk {
+	struct fd_key key;
+	__u64 vec;
+	__u32 op;
+	__u32 n;
+};
+
+static long emit_mmsg(__u32 i, struct mmsg_walk *w)
+{
+	if (i >= w->n)
+		return 1;
+	struct mmsghdr m = {};
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)(w->vec + i * sizeof(m))))
+		return 1;
+	emit_call(&w->key, w->op, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+	return 0;
 }
 
 static __always_inline int data_exit(__u32 op, long ret)
@@ -424,33 +473,24 @@ static __always_inline int data_exit(__u32 op, long ret)
 	if (take_args(&a)) {
 		if (ret <= 0)
 			return 0;
-	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) || !is_tcp_fd(id >> 32, a.fd)) {
+	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) ||
+		   !tcp_entry(id >> 32, a.fd, &a.file)) {
 		return 0;
 	}
 
+	/* The entry must still be the socket the call was made on: a dup2 by another
+	 * thread in between has replaced it (and reported it closed). */
 	struct fd_key key = {.tgid = id >> 32, .fd = a.fd};
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (!st || !st->is_tcp)
+	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, &key);
+	if (!st || st->file != a.file)
 		return 0;
-	__u32 dir = is_send(a.op) ? 0 : 1;
-	struct emit_state s = {
-		.total_left = ret,
-		.capture_left = max_payload,
-		.pos = __sync_fetch_and_add(&st->pos[dir & 1], ret),
-		.fd = a.fd,
-		.op = a.op,
-	};
-	if (a.iovcnt) {
-		s.iov_ptr = a.ptr;
-		s.iovcnt = a.iovcnt;
-	} else {
-		s.seg_ptr = a.ptr;
-		s.seg_left = ret;
+	if (a.op == FT_SYS_SENDMMSG || a.op == FT_SYS_RECVMMSG) {
+		/* ret is the number of messages; each says its own length. */
+		struct mmsg_walk w = {.key = key, .vec = a.ptr, .op = a.op, .n = ret};
+		bpf_loop(FT_MAX_MMSG, emit_mmsg, &w, 0);
+		return 0;
 	}
-	bpf_loop(FT_MAX_PIECES, emit_piece, &s, 0);
-	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
-	if (s.total_left)
-		emit_data(&s, 0, s.total_left, 0);
+	emit_call(&key, a.op, a.ptr, a.iovcnt, ret);
 	return 0;
 }
 
@@ -562,6 +602,72 @@ int exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 	return data_exit(FT_SYS_SENDMSG, ctx->ret);
 }
 
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_SENDMMSG, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmmsg")
+int exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_SENDMMSG, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmmsg")
+int enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
+	return data_enter(FT_SYS_RECVMMSG, ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmmsg")
+int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_RECVMMSG, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return data_enter(FT_SYS_SENDFILE, ctx->args[0], 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_SENDFILE, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_splice")
+int enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 file;
+	if (traced(id) && tcp_entry(id >> 32, ctx->args[0], &file))
+		return data_enter(FT_SYS_SPLICE_FROM, ctx->args[0], 0, 0);
+	return data_enter(FT_SYS_SPLICE_TO, ctx->args[2], 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_splice")
+int exit_splice(struct trace_event_raw_sys_exit *ctx)
+{
+	return data_exit(FT_SYS_SPLICE_TO, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_io_uring_setup")
+int exit_io_uring_setup(struct trace_event_raw_sys_exit *ctx)
+{
+	if (ctx->ret < 0 || !traced(bpf_get_current_pid_tgid()))
+		return 0;
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&io_urings, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
 /* ---- socket lifecycle -------------------------------------------------------- */
 
 static __always_inline int save_call(__u32 op, __s32 fd, __u64 ptr, __u64 ptr2)
@@ -588,8 +694,7 @@ static __always_inline int accept_exit(long ret)
 	if (!take_call(FT_ACCEPT, &a) || ret < 0)
 		return 0;
 	__s32 fd = ret;
-	struct sock *sk = fd_tcp_sock(fd);
-	remember_fd(id >> 32, fd, sk != NULL);
+	struct sock *sk = track_new(id >> 32, fd);
 	if (!sk)
 		return 0;
 	struct ft_addr peer = {};
@@ -643,9 +748,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct call_args a;
 	if (!take_call(FT_CONNECT, &a))
 		return 0;
-	struct sock *sk = fd_tcp_sock(a.fd);
-	/* A new connection starts its byte positions afresh. */
-	remember_fd(id >> 32, a.fd, sk != NULL);
+	struct sock *sk = track_new(id >> 32, a.fd);
 	if (sk)
 		emit_sock(FT_CONNECT, a.fd, ctx->ret, &a.addr, sk);
 	return 0;
@@ -664,7 +767,8 @@ int exit_getsockname(struct trace_event_raw_sys_exit *ctx)
 	struct call_args a;
 	if (!take_call(FT_GETSOCKNAME, &a) || ctx->ret != 0)
 		return 0;
-	if (!is_tcp_fd(id >> 32, a.fd))
+	__u64 file;
+	if (!tcp_entry(id >> 32, a.fd, &file))
 		return 0;
 	struct ft_addr local = {};
 	read_user_sockaddr(&local, (const void *)a.ptr);
@@ -680,19 +784,13 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!traced(id))
 		return 0;
 	struct fd_key key = {.tgid = id >> 32, .fd = ctx->args[0]};
-	struct fd_state *st = bpf_map_lookup_elem(&fds, &key);
-	if (!st)
-		return 0;
-	if (st->is_tcp) {
-		struct ft_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-		if (e) {
-			fill_header(&e->hdr, FT_CLOSE, key.fd);
-			bpf_ringbuf_submit(e, wakeup_flag());
-		} else {
-			count_drop();
-		}
+	/* Whatever the fd refers to now, a TCP entry means a socket this fd held: if
+	 * something replaced it since, that socket was closed then. */
+	if (bpf_map_lookup_elem(&tcp_fds, &key)) {
+		emit_close(key.fd);
+		bpf_map_delete_elem(&tcp_fds, &key);
 	}
-	bpf_map_delete_elem(&fds, &key);
+	bpf_map_delete_elem(&other_fds, &key);
 	return 0;
 }
 
@@ -710,12 +808,26 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* When the last thread of a process exits, its fd entries go (and its TCP
+ * sockets are reported closed). */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *task)
 {
+	/* Only traced processes have entries (any others age out of the LRU maps). */
+	if (BPF_CORE_READ(task, signal, live.counter) == 0 && traced(bpf_get_current_pid_tgid()))
+		sweep_fds(true);
 	if (task->pid != task->tgid)
 		return 0;
 	__u32 tgid = task->tgid;
 	bpf_map_delete_elem(&traced_tgids, &tgid);
+	return 0;
+}
+
+/* exec closed the close-on-exec fds: their entries go now, not at their reuse. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *task)
+{
+	if (traced(bpf_get_current_pid_tgid()))
+		sweep_fds(false);
 	return 0;
 }

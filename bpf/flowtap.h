@@ -15,8 +15,16 @@
 /* iovecs of one readv/writev/sendmsg/recvmsg that are captured; later ones count
  * towards the byte total but are not copied. */
 #define FT_MAX_IOV 64
-/* Upper bound on records one data syscall produces (cap / chunk + iovecs + tail). */
-#define FT_MAX_PIECES 256
+/* Limits userspace must respect; an enum so the skeleton carries them to Rust. */
+enum ft_limits {
+	/* Largest --max-payload: bytes copied from one syscall. */
+	FT_MAX_PAYLOAD = 4 * 1024 * 1024,
+};
+/* Messages of one sendmmsg/recvmmsg that are captured; later ones are counted. */
+#define FT_MAX_MMSG 16
+/* Upper bound on loop steps for one data syscall: a piece per chunk of the cap, a
+ * partial piece and an iovec load per iovec, and the tail. */
+#define FT_MAX_PIECES (FT_MAX_PAYLOAD / FT_CHUNK + 2 * FT_MAX_IOV + 1)
 
 enum ft_kind {
 	FT_ACCEPT = 1,
@@ -36,11 +44,17 @@ enum ft_syscall {
 	FT_SYS_SENDTO = 6,
 	FT_SYS_RECVMSG = 7,
 	FT_SYS_SENDMSG = 8,
+	/* Counted, not copied: the bytes come from a file or a pipe, not user memory. */
+	FT_SYS_SENDFILE = 9,
+	FT_SYS_SPLICE_TO = 10,   /* pipe to socket */
+	FT_SYS_SPLICE_FROM = 11, /* socket to pipe */
+	FT_SYS_SENDMMSG = 12,
+	FT_SYS_RECVMMSG = 13,
 };
 
 struct ft_header {
 	__u64 ts;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 cgroup; /* bpf_get_current_cgroup_id() */
+	__u64 cgroup; /* the traced cgroup the task is in or below; else its own */
 	__u32 pid;    /* tgid */
 	__u32 tid;
 	__u32 kind;   /* enum ft_kind */

@@ -84,8 +84,11 @@ pub struct CaptureArgs {
     /// Trace only the containers of this compose project.
     #[arg(long, value_name = "NAME")]
     pub compose_project: Option<String>,
-    /// Payload bytes captured per syscall; the rest is counted, not copied.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
+    /// Payload bytes copied per syscall (at most 4 MiB); the rest is counted, not
+    /// copied, and its bodies say `truncated`. The default copies every read and
+    /// write whole. Each copied byte crosses the kernel ring buffer once: under heavy
+    /// traffic a large value needs a large --ring-mib, or events are lost.
+    #[arg(long, value_name = "BYTES", default_value_t = flowtap::capture::MAX_PAYLOAD)]
     pub max_payload: u32,
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]

@@ -174,17 +174,32 @@ pub enum Syscall {
     Sendto,
     Recvmsg,
     Sendmsg,
+    /// sendfile(2) to the socket: counted, never copied (the bytes come from a file).
+    Sendfile,
+    /// splice(2) from a pipe to the socket: counted, never copied.
+    SpliceTo,
+    /// splice(2) from the socket to a pipe: counted, never copied.
+    SpliceFrom,
+    Sendmmsg,
+    Recvmmsg,
 }
 
 impl Syscall {
     pub fn direction(self) -> Direction {
         match self {
-            Syscall::Write | Syscall::Writev | Syscall::Sendto | Syscall::Sendmsg => {
-                Direction::Send
-            }
-            Syscall::Read | Syscall::Readv | Syscall::Recvfrom | Syscall::Recvmsg => {
-                Direction::Recv
-            }
+            Syscall::Write
+            | Syscall::Writev
+            | Syscall::Sendto
+            | Syscall::Sendmsg
+            | Syscall::Sendfile
+            | Syscall::SpliceTo
+            | Syscall::Sendmmsg => Direction::Send,
+            Syscall::Read
+            | Syscall::Readv
+            | Syscall::Recvfrom
+            | Syscall::Recvmsg
+            | Syscall::SpliceFrom
+            | Syscall::Recvmmsg => Direction::Recv,
         }
     }
 }
@@ -200,6 +215,10 @@ impl fmt::Display for Syscall {
             Syscall::Sendto => "sendto",
             Syscall::Recvmsg => "recvmsg",
             Syscall::Sendmsg => "sendmsg",
+            Syscall::Sendfile => "sendfile",
+            Syscall::SpliceTo | Syscall::SpliceFrom => "splice",
+            Syscall::Sendmmsg => "sendmmsg",
+            Syscall::Recvmmsg => "recvmmsg",
         };
         f.write_str(name)
     }

@@ -155,6 +155,11 @@ fn syscall(raw: u32) -> Result<Syscall, DecodeError> {
         ft_syscall::FT_SYS_SENDTO => Syscall::Sendto,
         ft_syscall::FT_SYS_RECVMSG => Syscall::Recvmsg,
         ft_syscall::FT_SYS_SENDMSG => Syscall::Sendmsg,
+        ft_syscall::FT_SYS_SENDFILE => Syscall::Sendfile,
+        ft_syscall::FT_SYS_SPLICE_TO => Syscall::SpliceTo,
+        ft_syscall::FT_SYS_SPLICE_FROM => Syscall::SpliceFrom,
+        ft_syscall::FT_SYS_SENDMMSG => Syscall::Sendmmsg,
+        ft_syscall::FT_SYS_RECVMMSG => Syscall::Recvmmsg,
         ft_syscall(other) => return Err(DecodeError::UnknownSyscall(other)),
     })
 }

@@ -6,7 +6,11 @@ use std::mem::MaybeUninit;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::OpenObject;
 
-use super::skel::{FlowtapSkel, FlowtapSkelBuilder};
+use super::skel::{types::ft_limits, FlowtapSkel, FlowtapSkelBuilder};
+
+/// The most payload bytes the kernel side copies from one syscall, and the default:
+/// every ordinary read and write is copied whole (FT_MAX_PAYLOAD in bpf/flowtap.h).
+pub const MAX_PAYLOAD: u32 = ft_limits::FT_MAX_PAYLOAD.0;
 
 /// Which processes the kernel side reports on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +72,11 @@ impl CaptureConfig {
                 self.ring_bytes
             )));
         }
-        if self.max_payload > 1024 * 1024 {
+        if self.max_payload > MAX_PAYLOAD {
             return Err(CaptureError::Config(format!(
-                "--max-payload {} is over the kernel side's limit of 1 MiB per syscall",
-                self.max_payload
+                "--max-payload {} is over the kernel side's limit of {} MiB per syscall",
+                self.max_payload,
+                MAX_PAYLOAD >> 20
             )));
         }
         if let Scope::ProcessTrees(pids) = &self.scope {
@@ -184,7 +189,13 @@ mod tests {
         .validate()
         .is_err());
         assert!(CaptureConfig {
-            max_payload: 2 << 20,
+            max_payload: MAX_PAYLOAD,
+            ..ok.clone()
+        }
+        .validate()
+        .is_ok());
+        assert!(CaptureConfig {
+            max_payload: MAX_PAYLOAD + 1,
             ..ok.clone()
         }
         .validate()

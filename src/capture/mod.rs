@@ -9,5 +9,5 @@ mod skel;
 mod tracefs;
 
 pub use decode::{decode, DecodeError};
-pub use loader::{CaptureConfig, CaptureError, Scope};
+pub use loader::{CaptureConfig, CaptureError, Scope, MAX_PAYLOAD};
 pub use poller::{Capture, CaptureStats, Filters};

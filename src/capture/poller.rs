@@ -66,6 +66,8 @@ pub struct CaptureStats {
     pub decode_errors: u64,
     /// Records the kernel dropped because the ring buffer was full.
     pub lost: u64,
+    /// io_uring instances traced processes set up: what they move is not seen.
+    pub io_urings: u64,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -211,6 +213,7 @@ fn run(
         }
         if last_loss_check.elapsed() >= LOSS_INTERVAL {
             last_loss_check = Instant::now();
+            note_io_urings(&mut stats, dropped(&maps.io_urings));
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
                 stats.lost = lost;
@@ -224,6 +227,7 @@ fn run(
     // Whatever the kernel wrote before we stopped still belongs to the capture.
     let _ = ring.consume();
     stats.lost = dropped(&maps.drops);
+    note_io_urings(&mut stats, dropped(&maps.io_urings));
     send(Event::Loss {
         ts: clock::monotonic_ns(),
         lost: stats.lost,
@@ -232,7 +236,18 @@ fn run(
     Ok(stats)
 }
 
-/// The kernel's drop counter, summed over CPUs.
+/// Says once, on stderr, that traced processes use io_uring.
+fn note_io_urings(stats: &mut CaptureStats, now: u64) {
+    if now > 0 && stats.io_urings == 0 {
+        eprintln!(
+            "flowtap: a traced process set up io_uring; socket I/O it does through the \
+             ring is not visible to flowtap"
+        );
+    }
+    stats.io_urings = now;
+}
+
+/// A per-CPU kernel counter (drops, io_uring setups), summed over CPUs.
 fn dropped(drops: &dyn MapCore) -> u64 {
     let Ok(Some(per_cpu)) = drops.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) else {
         return 0;

@@ -312,7 +312,18 @@ impl Connection {
         let requests_go = match (mine, theirs) {
             (Sniff::Request, _) => direction,
             (_, Sniff::Request) => other,
-            (Sniff::NotHttp, _) | (_, Sniff::NotHttp) | (Sniff::Response, Sniff::Response) => {
+            // Joined mid-message (the socket was open before capture): "not HTTP"
+            // is never final. This direction starts again from its next piece,
+            // which may begin a message head.
+            (Sniff::NotHttp, _) => {
+                self.undecided[direction.index()] = Undecided::default();
+                return;
+            }
+            (_, Sniff::NotHttp) => {
+                self.undecided[other.index()] = Undecided::default();
+                return;
+            }
+            (Sniff::Response, Sniff::Response) => {
                 self.stopped = true;
                 self.undecided = Default::default();
                 return;
@@ -325,7 +336,8 @@ impl Connection {
         };
         self.observer = Some(observer);
         // Requests first: a response is framed by its request's method.
-        let undecided = std::mem::take(&mut self.undecided);
+        let mut undecided = std::mem::take(&mut self.undecided);
+        Self::answers_after(&mut undecided, requests_go);
         let [send, recv] = undecided;
         let (first, second) = match requests_go {
             Direction::Send => ((Direction::Send, send), (Direction::Recv, recv)),
@@ -338,6 +350,29 @@ impl Connection {
                     Piece::Uncaptured(ts, n) => self.feed(dir, ts, &[], n, out),
                 }
             }
+        }
+    }
+
+    /// Pairing by time order: what the response side held from before the first
+    /// request seen answered requests that were not seen, so it goes. What is
+    /// left must start a response head, or it goes too (never a mispairing).
+    fn answers_after(undecided: &mut [Undecided; 2], requests_go: Direction) {
+        let first_request = undecided[requests_go.index()]
+            .pieces
+            .first()
+            .map_or(Nanos::MAX, |p| match p {
+                Piece::Bytes(ts, _) | Piece::Uncaptured(ts, _) => *ts,
+            });
+        let responses = &mut undecided[1 - requests_go.index()];
+        responses.pieces.retain(|p| match p {
+            Piece::Bytes(ts, _) | Piece::Uncaptured(ts, _) => *ts >= first_request,
+        });
+        let starts_a_head = matches!(
+            responses.pieces.first(),
+            Some(Piece::Bytes(_, bytes)) if sniff(bytes) == Sniff::Response
+        );
+        if !starts_a_head {
+            responses.pieces.clear();
         }
     }
 

@@ -14,4 +14,6 @@ pub use decoder::{Decoded, Decoder, Kind, Stop};
 pub use message::{header, Body, Head, Headers, Message, RequestHead, ResponseHead};
 
 #[cfg(test)]
+mod joined_tests;
+#[cfg(test)]
 mod tests;

@@ -272,7 +272,8 @@ fn v4_mapped_peer_is_reported_as_v4() {
 #[test]
 #[ignore = "needs root and BPF; run via scripts/test.sh"]
 fn one_mebibyte_write_counts_exactly_and_marks_truncation() {
-    let (result, events) = capture("big", &[]);
+    let _guard = privileged();
+    let (result, events) = run_capture("big", &[], &["--max-payload", "65536"]);
     const MIB: u64 = 1 << 20;
     const CAP: u64 = 64 * 1024;
     assert_eq!(result["written"], MIB);
@@ -720,4 +721,39 @@ fn process_scopes_leave_containers_alone() {
             );
         }
     }
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn a_child_cgroup_of_a_traced_cgroup_is_traced_and_named_as_it() {
+    let _guard = privileged();
+    let cgroup = TestCgroup::new();
+    let inner = TestCgroup(cgroup.0.join("inner"));
+    std::fs::create_dir_all(&inner.0).expect("create a child cgroup");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.jsonl");
+    let harness = Harness::start("python", &[]);
+    inner.add(harness.pid());
+    let cgroup_arg = cgroup.0.to_str().expect("utf-8 path").to_string();
+    let live = LiveCapture::start(&[
+        "capture",
+        "--cgroup",
+        &cgroup_arg,
+        "--record",
+        trace.to_str().unwrap(),
+    ]);
+    let result = harness.go();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    let events = read_trace(&trace);
+    check_exchange(&result, &events, "127.0.0.1", b"echo:");
+    for e in &events {
+        let Some(task) = e.task() else { continue };
+        assert_eq!(
+            task.cgroup,
+            cgroup.id(),
+            "named by the traced cgroup, not its child: {e:?}"
+        );
+    }
+    drop(inner);
 }

@@ -19,5 +19,6 @@ mod merge;
 mod replay_selection;
 mod scenarios;
 mod support;
+mod truth;
 mod view;
 mod view_live;

@@ -167,6 +167,15 @@ impl Harness {
         Harness::spawn(cmd)
     }
 
+    /// Another Python program in tests/programs/ that speaks the same protocol.
+    pub fn program(program: &str, scenario: &str, flags: &[&str]) -> Harness {
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo_root().join("tests/programs").join(program))
+            .arg(scenario)
+            .args(flags);
+        Harness::spawn(cmd)
+    }
+
     /// Any program that speaks the same protocol: "waiting", a line in, one
     /// JSON line out.
     pub fn spawn(mut cmd: Command) -> Harness {
