@@ -174,17 +174,42 @@ pub enum Syscall {
     Sendto,
     Recvmsg,
     Sendmsg,
+    /// Plaintext OpenSSL's `SSL_read`/`SSL_read_ex` returned; its positions count
+    /// the connection's plaintext stream.
+    SslRead,
+    /// Plaintext handed to OpenSSL's `SSL_write`/`SSL_write_ex`.
+    SslWrite,
+}
+
+/// The TLS library whose calls gave plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsLibrary {
+    Openssl,
 }
 
 impl Syscall {
     pub fn direction(self) -> Direction {
         match self {
-            Syscall::Write | Syscall::Writev | Syscall::Sendto | Syscall::Sendmsg => {
-                Direction::Send
-            }
-            Syscall::Read | Syscall::Readv | Syscall::Recvfrom | Syscall::Recvmsg => {
-                Direction::Recv
-            }
+            Syscall::Write
+            | Syscall::Writev
+            | Syscall::Sendto
+            | Syscall::Sendmsg
+            | Syscall::SslWrite => Direction::Send,
+            Syscall::Read
+            | Syscall::Readv
+            | Syscall::Recvfrom
+            | Syscall::Recvmsg
+            | Syscall::SslRead => Direction::Recv,
+        }
+    }
+
+    /// The library, for plaintext taken from a TLS library's calls; `None` for
+    /// the bytes of a socket syscall.
+    pub fn tls_library(self) -> Option<TlsLibrary> {
+        match self {
+            Syscall::SslRead | Syscall::SslWrite => Some(TlsLibrary::Openssl),
+            _ => None,
         }
     }
 }
@@ -200,6 +225,8 @@ impl fmt::Display for Syscall {
             Syscall::Sendto => "sendto",
             Syscall::Recvmsg => "recvmsg",
             Syscall::Sendmsg => "sendmsg",
+            Syscall::SslRead => "ssl_read",
+            Syscall::SslWrite => "ssl_write",
         };
         f.write_str(name)
     }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::bytes::Bytes;
-use crate::event::{ContainerInfo, Observer};
+use crate::event::{ContainerInfo, Observer, TlsLibrary};
 use crate::http::Headers;
 use crate::sockets::AddressSource;
 
@@ -29,7 +29,17 @@ pub struct Flow {
     /// a successful CONNECT ("connect"), the connection carries another protocol
     /// and flowtap stops parsing it; null otherwise.
     pub tunnel: Option<String>,
+    /// Present when the exchange went over TLS and its plaintext came from the
+    /// TLS library's calls; absent for clear text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
     pub incomplete: Option<String>,
+}
+
+/// How an exchange over TLS was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tls {
+    pub library: TlsLibrary,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

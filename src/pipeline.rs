@@ -10,7 +10,9 @@ use hashbrown::HashMap;
 
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
-use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
+use crate::event::{
+    Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs, TlsLibrary,
+};
 use crate::http::{Connection, Exchange};
 use crate::sink::{Sink, SinkError};
 use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
@@ -64,6 +66,7 @@ struct Stream {
     info: SocketInfo,
     http: Connection,
     exchanges: u64,
+    tls: Option<TlsLibrary>,
 }
 
 /// Events in, flows out.
@@ -197,6 +200,7 @@ impl<S: Sink> Pipeline<S> {
                             info,
                             http,
                             exchanges: 0,
+                            tls: None,
                         },
                     );
                     (id, false)
@@ -222,6 +226,12 @@ impl<S: Sink> Pipeline<S> {
                 } => {
                     if let Some(s) = self.streams.get_mut(&id) {
                         s.http.gap(direction, ts, lost, &mut self.exchanges);
+                    }
+                    (id, false)
+                }
+                Released::Tls { id, library } => {
+                    if let Some(s) = self.streams.get_mut(&id) {
+                        s.tls = Some(library);
                     }
                     (id, false)
                 }
@@ -252,6 +262,7 @@ impl<S: Sink> Pipeline<S> {
         };
         let ctx = assemble::FlowContext {
             socket: &stream.info,
+            tls: stream.tls,
             containers: &self.containers,
             clock: &self.clock,
         };

@@ -155,6 +155,8 @@ fn syscall(raw: u32) -> Result<Syscall, DecodeError> {
         ft_syscall::FT_SYS_SENDTO => Syscall::Sendto,
         ft_syscall::FT_SYS_RECVMSG => Syscall::Recvmsg,
         ft_syscall::FT_SYS_SENDMSG => Syscall::Sendmsg,
+        ft_syscall::FT_SYS_SSL_READ => Syscall::SslRead,
+        ft_syscall::FT_SYS_SSL_WRITE => Syscall::SslWrite,
         ft_syscall(other) => return Err(DecodeError::UnknownSyscall(other)),
     })
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode, tracefs};
+use super::{decode, tls, tracefs};
 use crate::clock;
 use crate::event::Event;
 use crate::selection::CgroupFilter;
@@ -66,6 +66,8 @@ pub struct CaptureStats {
     pub decode_errors: u64,
     /// Records the kernel dropped because the ring buffer was full.
     pub lost: u64,
+    /// Traced processes whose TLS could not be hooked (each named on stderr).
+    pub tls_unhookable: u64,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -159,6 +161,18 @@ fn run(
             filters.trace_pid(pid)?;
         }
     }
+    // TLS is an addition: where its programs cannot load, clear text still works.
+    let mut tls_object = MaybeUninit::uninit();
+    let mut tls = match tls::TlsProbes::load(&mut tls_object, &skel, &config) {
+        Ok(probes) => Some(probes),
+        Err(e) => {
+            eprintln!("flowtap: TLS plaintext will not be captured: {e}");
+            None
+        }
+    };
+    if let Some(tls) = &mut tls {
+        tls.rescan();
+    }
 
     let mut stats = CaptureStats::default();
     let decoded = std::cell::Cell::new((0u64, 0u64));
@@ -211,6 +225,9 @@ fn run(
         }
         if last_loss_check.elapsed() >= LOSS_INTERVAL {
             last_loss_check = Instant::now();
+            if let Some(tls) = &mut tls {
+                tls.rescan();
+            }
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
                 stats.lost = lost;
@@ -229,6 +246,7 @@ fn run(
         lost: stats.lost,
     });
     (stats.events, stats.decode_errors) = decoded.get();
+    stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     Ok(stats)
 }
 

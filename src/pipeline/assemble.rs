@@ -6,8 +6,10 @@ use chrono::{DateTime, SecondsFormat};
 use crate::bytes::Bytes;
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
-use crate::event::{Nanos, Observer};
-use crate::flow::{AddressSources, Body, Container, Endpoint, Flow, Process, Request, Response};
+use crate::event::{Nanos, Observer, TlsLibrary};
+use crate::flow::{
+    AddressSources, Body, Container, Endpoint, Flow, Process, Request, Response, Tls,
+};
 use crate::http::{self, Exchange, Message};
 use crate::sockets::{Address, SocketInfo};
 
@@ -15,6 +17,8 @@ use crate::sockets::{Address, SocketInfo};
 /// that name times and containers.
 pub(super) struct FlowContext<'a> {
     pub socket: &'a SocketInfo,
+    /// The TLS library whose plaintext the exchange came from.
+    pub tls: Option<TlsLibrary>,
     pub containers: &'a ContainerMap,
     pub clock: &'a WallClock,
 }
@@ -67,6 +71,7 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
             dst: sources.1,
         },
         tunnel,
+        tls: ctx.tls.map(|library| Tls { library }),
         incomplete: exchange.incomplete,
     }
 }

@@ -6,6 +6,7 @@
 mod socket;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -14,11 +15,12 @@ use hashbrown::HashMap;
 
 use crate::event::{
     Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, Observer,
-    SockAddrs, Task,
+    SockAddrs, Task, TlsLibrary,
 };
 
 pub use socket::{Address, AddressSource, SocketId, SocketInfo};
 use socket::{HeldData, Socket};
+pub use tls::looks_like_tls_record;
 
 /// Limits on what is held and tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +95,12 @@ pub enum Released {
         id: SocketId,
         ts: Nanos,
         reason: EndReason,
+    },
+    /// The socket carries TLS and what follows is the plaintext `library` saw;
+    /// comes once, before the first plaintext `Data`.
+    Tls {
+        id: SocketId,
+        library: TlsLibrary,
     },
 }
 
@@ -268,6 +276,11 @@ impl Sockets {
             return;
         };
         s.last_active = e.ts;
+        let tls = match tls::admit(s, &e) {
+            tls::Admit::Drop => return,
+            tls::Admit::Pass => None,
+            tls::Admit::FirstPlaintext(library) => Some(library),
+        };
         let captured = e
             .payload
             .len()
@@ -281,6 +294,7 @@ impl Sockets {
             pos: e.pos,
             count: e.count,
             payload,
+            tls,
         };
         if s.released {
             Self::emit(s, held, out);
@@ -395,6 +409,11 @@ impl Sockets {
 
     fn emit(s: &mut Socket, d: HeldData, out: &mut Vec<Released>) {
         let id = s.info.id;
+        if let Some(library) = d.tls {
+            out.push(Released::Tls { id, library });
+            // Plaintext positions are a stream of their own.
+            s.next_pos = [None, None];
+        }
         let next = &mut s.next_pos[d.direction.index()];
         if let Some(expected) = *next {
             if d.pos != expected {

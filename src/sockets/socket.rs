@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use crate::event::{Direction, Nanos, Observer, SockAddrs, Task};
+use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
 /// Which observation gave an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -75,6 +75,8 @@ pub(super) struct HeldData {
     pub pos: u64,
     pub count: u64,
     pub payload: Vec<u8>,
+    /// The first plaintext of the socket: `Released::Tls` goes before it.
+    pub tls: Option<TlsLibrary>,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,12 @@ pub(super) struct Socket {
     /// Next expected byte position per direction.
     pub next_pos: [Option<u64>; 2],
     pub last_active: Nanos,
+    /// Plaintext came from this TLS library (see `tls.rs`).
+    pub tls: Option<TlsLibrary>,
+    /// Its syscall bytes are TLS records: they never reach HTTP.
+    pub tls_ciphertext: bool,
+    /// Clear-text bytes went on per direction (so a later TLS-looking start is not one).
+    pub clear_seen: [bool; 2],
 }
 
 impl Socket {
@@ -106,6 +114,9 @@ impl Socket {
             held_since: None,
             next_pos: [None, None],
             last_active: ts,
+            tls: None,
+            tls_ciphertext: false,
+            clear_seen: [false, false],
         }
     }
 

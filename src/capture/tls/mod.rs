@@ -1,0 +1,255 @@
+//! TLS plaintext: loads bpf/tls.bpf.c onto the main object's ring buffer and
+//! filter maps (shared by fd), and attaches its uprobes once per OpenSSL libssl
+//! file (device, inode) that a traced process maps, rescanning as processes come.
+
+mod maps;
+mod skel;
+
+use std::collections::HashSet;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, ProgramMut, UprobeOpts};
+
+use super::loader::{CaptureConfig, CaptureError, Scope};
+use super::skel::FlowtapSkel;
+use skel::{TlsSkel, TlsSkelBuilder};
+
+use maps::{is_openssl_libssl, openssl_libraries};
+
+/// Where a host's own libssl lives; attached at start, so that a short-lived
+/// process using it (curl) is covered before any rescan could see it.
+const HOST_LIBRARY_DIRS: [&str; 4] = [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+];
+
+/// Known pids are read again every this many rescans (a process may load libssl
+/// late, as Python does on `import ssl`); new pids at every one.
+const FULL_RESCAN_EVERY: u64 = 5;
+
+/// The TLS object, its uprobe links, and what was attached or refused.
+pub struct TlsProbes<'obj> {
+    skel: TlsSkel<'obj>,
+    links: Vec<Link>,
+    scope: Scope,
+    attached: HashSet<(u64, u64)>,
+    refused: HashSet<(u64, u64)>,
+    known_pids: HashSet<u32>,
+    reported_pids: HashSet<u32>,
+    rounds: u64,
+    /// Processes whose TLS could not be hooked (each reported once on stderr).
+    pub unhookable: u64,
+}
+
+impl<'obj> TlsProbes<'obj> {
+    /// Loads the TLS programs against `main`'s ring buffer and filters and
+    /// attaches their syscall tracepoints; uprobes come with [`rescan`](Self::rescan).
+    pub fn load(
+        object: &'obj mut MaybeUninit<OpenObject>,
+        main: &FlowtapSkel<'_>,
+        config: &CaptureConfig,
+    ) -> Result<Self, CaptureError> {
+        let mut open = TlsSkelBuilder::default()
+            .open(object)
+            .map_err(CaptureError::bpf("opening the TLS BPF object"))?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .ok_or(CaptureError::Config(
+                "the TLS BPF object has no read-only data section".into(),
+            ))?;
+        rodata.trace_all = config.scope == Scope::AllProcesses;
+        rodata.max_payload = config.max_payload;
+        rodata.self_tgid = std::process::id();
+        let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
+        let shared = [
+            open.maps.events.reuse_fd(main.maps.events.as_fd()),
+            open.maps.drops.reuse_fd(main.maps.drops.as_fd()),
+            open.maps
+                .traced_cgroups
+                .reuse_fd(main.maps.traced_cgroups.as_fd()),
+            open.maps
+                .traced_tgids
+                .reuse_fd(main.maps.traced_tgids.as_fd()),
+        ];
+        if let Some(Err(e)) = shared.into_iter().find(Result::is_err) {
+            return Err(share(e));
+        }
+        let mut skel = open
+            .load()
+            .map_err(CaptureError::bpf("loading the TLS BPF programs"))?;
+        // Uprobe sections name no binary, so this attaches the tracepoints only.
+        skel.attach()
+            .map_err(CaptureError::bpf("attaching the TLS tracepoints"))?;
+        let mut probes = TlsProbes {
+            skel,
+            links: Vec::new(),
+            scope: config.scope.clone(),
+            attached: HashSet::new(),
+            refused: HashSet::new(),
+            known_pids: HashSet::new(),
+            reported_pids: HashSet::new(),
+            rounds: 0,
+            unhookable: 0,
+        };
+        for dir in HOST_LIBRARY_DIRS {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if is_openssl_libssl(&name.to_string_lossy()) {
+                    // A host library is only a head start: failing here says nothing yet.
+                    let _ = probes.attach_library(&entry.path());
+                }
+            }
+        }
+        Ok(probes)
+    }
+
+    /// Looks at traced processes for libssl files not attached yet.
+    pub fn rescan(&mut self) {
+        self.rounds += 1;
+        let full = self.rounds % FULL_RESCAN_EVERY == 1;
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let me = std::process::id();
+        let mut alive = HashSet::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            alive.insert(pid);
+            if !full && self.known_pids.contains(&pid) {
+                continue;
+            }
+            if !self.is_traced(pid) {
+                continue;
+            }
+            self.known_pids.insert(pid);
+            self.scan_process(pid);
+        }
+        self.known_pids.retain(|p| alive.contains(p));
+        self.reported_pids.retain(|p| alive.contains(p));
+    }
+
+    fn is_traced(&self, pid: u32) -> bool {
+        match &self.scope {
+            Scope::AllProcesses => true,
+            Scope::ProcessTrees(_) => matches!(
+                self.skel
+                    .maps
+                    .traced_tgids
+                    .lookup(&pid.to_ne_bytes(), MapFlags::ANY),
+                Ok(Some(_))
+            ),
+            Scope::Cgroups => cgroup_id_of(pid).is_some_and(|id| {
+                matches!(
+                    self.skel
+                        .maps
+                        .traced_cgroups
+                        .lookup(&id.to_ne_bytes(), MapFlags::ANY),
+                    Ok(Some(_))
+                )
+            }),
+        }
+    }
+
+    fn scan_process(&mut self, pid: u32) {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return;
+        };
+        for lib in openssl_libraries(&text) {
+            let path = PathBuf::from(format!("/proc/{pid}/root{}", lib.path));
+            if let Err(why) = self.attach_library(&path) {
+                self.report(pid, &format!("{}: {why}", lib.path));
+            }
+        }
+    }
+
+    /// One stderr line per process whose TLS flowtap cannot see.
+    fn report(&mut self, pid: u32, why: &str) {
+        if !self.reported_pids.insert(pid) {
+            return;
+        }
+        self.unhookable += 1;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        eprintln!(
+            "flowtap: TLS of process {pid} ({}) cannot be captured: {why}",
+            comm.trim()
+        );
+    }
+
+    /// Attaches the entry and return probes to one libssl, once per file.
+    fn attach_library(&mut self, path: &Path) -> Result<(), String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot open it ({e})"))?;
+        let key = (meta.dev(), meta.ino());
+        if self.attached.contains(&key) {
+            return Ok(());
+        }
+        if self.refused.contains(&key) {
+            return Err("it has no SSL_read/SSL_write symbols".into());
+        }
+        let progs = &self.skel.progs;
+        let mut links = Vec::new();
+        // SSL_read and SSL_write must be there; the _ex pair came with OpenSSL 1.1.1.
+        let wanted: [(&ProgramMut<'_>, &str, bool); 4] = [
+            (&progs.ssl_read_enter, "SSL_read", true),
+            (&progs.ssl_write_enter, "SSL_write", true),
+            (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
+            (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
+        ];
+        for (prog, func, required) in wanted {
+            let attach = |retprobe: bool, prog: &ProgramMut<'_>| {
+                prog.attach_uprobe_with_opts(
+                    -1,
+                    path,
+                    0,
+                    UprobeOpts {
+                        retprobe,
+                        func_name: Some(func.to_string()),
+                        ..Default::default()
+                    },
+                )
+            };
+            match attach(false, prog)
+                .and_then(|entry| attach(true, &progs.ssl_exit_probe).map(|exit| [entry, exit]))
+            {
+                Ok(pair) => links.extend(pair),
+                Err(_) if !required => {}
+                Err(_) => {
+                    self.refused.insert(key);
+                    return Err(format!("it has no {func} symbol to attach to"));
+                }
+            }
+        }
+        self.attached.insert(key);
+        self.links.extend(links);
+        Ok(())
+    }
+}
+
+/// The inode of a process's cgroup v2 directory: what the kernel filters on.
+fn cgroup_id_of(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .find_map(|mount| std::fs::metadata(format!("{mount}{rel}")).ok())
+        .map(|m| m.ino())
+}
