@@ -36,6 +36,9 @@ NEEDS=(
   "flock util-linux"
   "unshare util-linux"
   "tmux tmux"
+  # TLS tests (issue 12): certificates made at test time, libssl the probes attach to.
+  "openssl openssl"
+  "/usr/lib/x86_64-linux-gnu/libssl.so.3 libssl3"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

@@ -15,3 +15,4 @@ mod manners;
 mod replay_selection;
 mod scenarios;
 mod support;
+mod tls;
