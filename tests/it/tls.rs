@@ -199,9 +199,8 @@ fn check_exchanges(run: &TlsRun) {
             f["id"]
                 .as_str()
                 .unwrap_or_default()
-                .rsplitn(2, '-')
-                .nth(1)
-                .map(str::to_string)
+                .rsplit_once('-')
+                .map(|(socket, _)| socket.to_string())
         };
         assert_eq!(
             conn(py_get),
