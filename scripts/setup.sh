@@ -36,6 +36,10 @@ NEEDS=(
   "flock util-linux"
   "unshare util-linux"
   "tmux tmux"
+  # View and HAR tests (issue 13): Playwright (npm ci in tests/har) replays a
+  # captured HAR in Debian's Chromium; the live view runs under tmux.
+  "chromium chromium"
+  "npm npm"
   # TLS tests (issue 12): certificates made at test time, libssl the probes attach to.
   "openssl openssl"
   "/usr/lib/x86_64-linux-gnu/libssl.so.3 libssl3"

@@ -5,14 +5,14 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
 use crate::event::{ContainerInfo, Observer, TlsLibrary};
 use crate::http::Headers;
 use crate::sockets::AddressSource;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
     /// `pid-fd-generation-exchange`: the same events give the same ids, live or replayed.
     pub id: String,
@@ -37,19 +37,19 @@ pub struct Flow {
 }
 
 /// How an exchange over TLS was seen.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Tls {
     pub library: TlsLibrary,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
     pub container: Option<Container>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
     pub id: String,
     pub name: String,
@@ -68,14 +68,14 @@ impl From<&ContainerInfo> for Container {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
     pub comm: String,
     pub container: Option<Container>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub time: String,
     pub method: String,
@@ -83,11 +83,11 @@ pub struct Request {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trailers: Headers,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub time: String,
     pub status: u16,
@@ -95,12 +95,12 @@ pub struct Response {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trailers: Headers,
 }
 
 /// `{"size", "text"|"base64", "truncated"}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Body {
     pub size: u64,
     #[serde(flatten)]
@@ -108,7 +108,7 @@ pub struct Body {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AddressSources {
     pub src: Option<AddressSource>,
     pub dst: Option<AddressSource>,
