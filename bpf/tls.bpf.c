@@ -357,6 +357,28 @@ int tls_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 	return note_fd(ctx->args[0]);
 }
 
+/* ---- processes that start: userspace looks at them for TLS libraries ---------- */
+
+/* Tgids of traced processes that just exec'd, on a small ring of their own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} execs SEC(".maps");
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tls_on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	__u32 *e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	*e = id >> 32;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 /* A thread that dies inside SSL_* (or whose uretprobe never ran) leaves nothing. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tls_on_exit, struct task_struct *task)

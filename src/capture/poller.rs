@@ -187,6 +187,9 @@ fn run(
         realtime_ns: clock::realtime_ns(),
     });
 
+    // Traced processes that exec'd, for the TLS probes to look at.
+    let execs = std::cell::RefCell::new(Vec::<u32>::new());
+    let exec_ring = tls.as_ref().map(|t| t.exec_ring()).transpose()?;
     let mut builder = RingBufferBuilder::new();
     builder
         .add(&maps.events, |record: &[u8]| {
@@ -206,6 +209,16 @@ fn run(
             }
         })
         .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    if let Some(exec_ring) = &exec_ring {
+        builder
+            .add(exec_ring, |record: &[u8]| {
+                if let Some(pid) = record.get(..4).and_then(|b| b.try_into().ok()) {
+                    execs.borrow_mut().push(u32::from_ne_bytes(pid));
+                }
+                0
+            })
+            .map_err(CaptureError::bpf("opening the exec ring"))?;
+    }
     let ring = builder
         .build()
         .map_err(CaptureError::bpf("opening the ring buffer"))?;
@@ -222,6 +235,12 @@ fn run(
             if e.kind() != libbpf_rs::ErrorKind::Interrupted && !closed.get() {
                 return Err(CaptureError::bpf("polling the ring buffer")(e));
             }
+        }
+        if let Some(tls) = &mut tls {
+            for pid in execs.borrow_mut().drain(..) {
+                tls.exec(pid);
+            }
+            tls.tick();
         }
         if last_loss_check.elapsed() >= LOSS_INTERVAL {
             last_loss_check = Instant::now();

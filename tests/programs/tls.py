@@ -2,11 +2,12 @@
 """HTTPS exchanges for flowtap's TLS tests: nginx with TLS on loopback, called by
 curl and by Python's http.client and urllib.
 
-Usage: tls.py [--server-after]
+Usage: tls.py [--server-after] [--node]
 It makes a CA and a server certificate with the openssl CLI in a temp dir, starts
 nginx (or, with --server-after, waits to), prints "waiting", blocks until a line
 arrives on stdin (so the test can start flowtap capture --pid on it first), runs
 the clients, stops nginx and prints one JSON object describing what it did.
+With --node a Node.js client makes one more request (GET /node).
 """
 import http.client
 import json
@@ -117,6 +118,12 @@ def main():
     conn.close()
     with urllib.request.urlopen(f"{base}/python?via=urllib", context=ctx) as r:
         said["urllib_get"] = r.read().decode()
+    if "--node" in sys.argv:
+        script = ('require("https").get(process.argv[1], r => {'
+                  ' let b = ""; r.on("data", d => b += d); r.on("end", () => process.stdout.write(b)); })')
+        out = subprocess.run(["node", "-e", script, f"{base}/node"], check=True, capture_output=True,
+                             env={**os.environ, "NODE_EXTRA_CA_CERTS": f"{d}/ca.crt"})
+        said["node_get"] = out.stdout.decode()
     nginx.send_signal(signal.SIGQUIT)
     nginx.wait(timeout=30)
     print(json.dumps({"port": port, "said": said}), flush=True)

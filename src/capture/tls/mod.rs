@@ -10,9 +10,10 @@ use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, ProgramMut, UprobeOpts};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
 
 use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::FlowtapSkel;
@@ -29,6 +30,10 @@ const HOST_LIBRARY_DIRS: [&str; 4] = [
     "/usr/lib",
 ];
 
+/// A process that just exec'd is looked at again this long after (its dynamic
+/// loader maps libssl after exec).
+const AFTER_EXEC: Duration = Duration::from_millis(100);
+
 /// Known pids are read again every this many rescans (a process may load libssl
 /// late, as Python does on `import ssl`); new pids at every one.
 const FULL_RESCAN_EVERY: u64 = 5;
@@ -43,6 +48,8 @@ pub struct TlsProbes<'obj> {
     known_pids: HashSet<u32>,
     reported_pids: HashSet<u32>,
     rounds: u64,
+    /// Processes that exec'd, and when to look at them once more.
+    after_exec: Vec<(u32, Instant)>,
     /// Processes whose TLS could not be hooked (each reported once on stderr).
     pub unhookable: u64,
 }
@@ -97,6 +104,7 @@ impl<'obj> TlsProbes<'obj> {
             known_pids: HashSet::new(),
             reported_pids: HashSet::new(),
             rounds: 0,
+            after_exec: Vec::new(),
             unhookable: 0,
         };
         for dir in HOST_LIBRARY_DIRS {
@@ -112,6 +120,35 @@ impl<'obj> TlsProbes<'obj> {
             }
         }
         Ok(probes)
+    }
+
+    /// The ring on which the kernel names traced processes as they exec (a
+    /// `u32` tgid per record): hand each to [`exec`](Self::exec).
+    pub fn exec_ring(&self) -> Result<MapHandle, CaptureError> {
+        MapHandle::try_from(&self.skel.maps.execs)
+            .map_err(CaptureError::bpf("opening the TLS object's exec ring"))
+    }
+
+    /// A traced process just exec'd: looked at now and once more shortly.
+    pub fn exec(&mut self, pid: u32) {
+        self.known_pids.insert(pid);
+        self.scan_process(pid);
+        self.after_exec.push((pid, Instant::now() + AFTER_EXEC));
+    }
+
+    /// Looks again at processes whose exec was a moment ago.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u32> = self
+            .after_exec
+            .iter()
+            .filter(|(_, at)| *at <= now)
+            .map(|(pid, _)| *pid)
+            .collect();
+        self.after_exec.retain(|(_, at)| *at > now);
+        for pid in due {
+            self.scan_process(pid);
+        }
     }
 
     /// Looks at traced processes for libssl files not attached yet.
@@ -174,7 +211,15 @@ impl<'obj> TlsProbes<'obj> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
             return;
         };
-        for lib in openssl_libraries(&text) {
+        let libs = openssl_libraries(&text);
+        if libs.is_empty() && is_node(pid) {
+            self.report(
+                pid,
+                "Node.js has OpenSSL built in and drives it through memory BIOs, \
+                 so its plaintext cannot be tied to a socket",
+            );
+        }
+        for lib in libs {
             let path = PathBuf::from(format!("/proc/{pid}/root{}", lib.path));
             if let Err(why) = self.attach_library(&path) {
                 self.report(pid, &format!("{}: {why}", lib.path));
@@ -242,6 +287,15 @@ impl<'obj> TlsProbes<'obj> {
         self.links.extend(links);
         Ok(())
     }
+}
+
+/// Whether the process runs a Node.js executable.
+fn is_node(pid: u32) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+        exe.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n == "node" || n == "nodejs")
+    })
 }
 
 /// The inode of a process's cgroup v2 directory: what the kernel filters on.

@@ -120,8 +120,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let mut summary = consumer.finish()?;
     summary.pipeline.flows_written = sink.written();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records{}",
+        "flowtap: {summary}, {} undecodable records, {} processes with TLS not hooked{}",
         stats.decode_errors,
+        stats.tls_unhookable,
         sink.merge_summary()
     );
     Ok(())
