@@ -274,3 +274,230 @@ fn https_to_an_nginx_started_under_capture_gives_plaintext_flows_from_both_sides
     let run = capture_tls(&["--server-after"]);
     check_exchanges(&run);
 }
+
+/// A CA and a server certificate for `names`, made with the openssl CLI in `dir`.
+fn make_certs(dir: &std::path::Path, names: &str) {
+    let d = dir.to_str().expect("utf-8");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(dir.join("ext"), format!("subjectAltName={names}\n")).expect("ext");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-keyout",
+        &format!("{d}/ca.key"),
+        "-out",
+        &format!("{d}/ca.crt"),
+        "-subj",
+        "/CN=flowtap test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &format!("{d}/server.key"),
+        "-out",
+        &format!("{d}/server.csr"),
+        "-subj",
+        "/CN=web",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &format!("{d}/server.csr"),
+        "-CA",
+        &format!("{d}/ca.crt"),
+        "-CAkey",
+        &format!("{d}/ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        &format!("{d}/server.crt"),
+        "-extfile",
+        &format!("{d}/ext"),
+    ]);
+}
+
+const CONTAINER_NGINX_CONF: &str = "\
+daemon off;
+worker_processes 1;
+user root;
+error_log /conf/error.log;
+pid /conf/nginx.pid;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path /conf/body;
+  sendfile off;
+  server {
+    listen 8443 ssl;
+    ssl_certificate /conf/server.crt;
+    ssl_certificate_key /conf/server.key;
+    location = /hello { return 200 \"hello from the web container\\n\"; }
+    location = /echo { return 201 \"stored\\n\"; }
+    location / { return 404 \"no such thing\\n\"; }
+  }
+}
+";
+
+/// Both ends in containers of one compose project: nginx with TLS, and a client
+/// container (curl, then Python's http.client) started after capture; flows name
+/// both by compose service and carry `tls`.
+#[test]
+#[ignore = "needs root (BPF, uprobes) and Docker; run via scripts/test.sh"]
+fn https_between_containers_is_captured_from_both_sides_by_compose_service() {
+    let _guard = privileged();
+    crate::support::build_images();
+    let mut cleanup = crate::docker::Cleanup::default();
+    let tag = std::process::id();
+    let project = format!("ft-tls-{tag}");
+    let network = format!("ft-tls-net-{tag}");
+    let (web, client) = (format!("ft-tls-web-{tag}"), format!("ft-tls-client-{tag}"));
+    let conf = tempfile::tempdir().expect("tempdir");
+    make_certs(conf.path(), "DNS:web");
+    std::fs::write(conf.path().join("nginx.conf"), CONTAINER_NGINX_CONF).expect("conf");
+    let conf_mount = format!("{}:/conf", conf.path().display());
+    let docker = crate::docker::docker;
+    docker(&["network", "create", &network]);
+    cleanup.networks.push(network.clone());
+    cleanup.containers.push(web.clone());
+    let labels = |service: &str| {
+        vec![
+            "--label".to_string(),
+            format!("com.docker.compose.project={project}"),
+            "--label".to_string(),
+            format!("com.docker.compose.service={service}"),
+        ]
+    };
+    let mut args: Vec<String> = ["run", "-d", "--name", &web, "--network", &network]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(labels("web"));
+    args.extend(
+        [
+            "--network-alias",
+            "web",
+            "-v",
+            "/usr:/usr:ro",
+            "-v",
+            &conf_mount,
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    args.extend(
+        [
+            crate::support::BASE_IMAGE,
+            "/usr/sbin/nginx",
+            "-c",
+            "/conf/nginx.conf",
+            "-p",
+            "/conf",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows_path = dir.path().join("flows.jsonl");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--compose-project",
+        &project,
+        "-o",
+        flows_path.to_str().expect("utf-8"),
+    ]);
+    let script = "\
+import http.client, ssl, time
+for _ in range(100):
+    try:
+        ctx = ssl.create_default_context(cafile='/conf/ca.crt')
+        c = http.client.HTTPSConnection('web', 8443, context=ctx, timeout=5)
+        c.request('GET', '/python')
+        print(c.getresponse().status)
+        c.close()
+        break
+    except OSError:
+        time.sleep(0.1)
+";
+    let client_cmd = format!(
+        "curl -sS --retry 20 --retry-connrefused --cacert /conf/ca.crt \
+         https://web:8443/hello https://web:8443/missing && \
+         curl -sS --cacert /conf/ca.crt -d tls=yes https://web:8443/echo && \
+         python3 -c \"{script}\""
+    );
+    cleanup.containers.push(client.clone());
+    let mut args: Vec<String> = ["run", "--rm", "--name", &client, "--network", &network]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(labels("client"));
+    args.extend(
+        [
+            "-v",
+            "/usr:/usr:ro",
+            "-v",
+            &conf_mount,
+            crate::support::BASE_IMAGE,
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    args.extend(["/usr/bin/sh".to_string(), "-c".to_string(), client_cmd]);
+    let said = docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(said.contains("hello from the web container"), "{said}");
+    assert!(said.contains("stored") && said.ends_with("404"), "{said}");
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    let flows: Vec<Value> = std::fs::read_to_string(&flows_path)
+        .expect("flows")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("flow is JSON"))
+        .collect();
+    let mut seen: Vec<(String, String, String, u64)> = flows
+        .iter()
+        .map(|f| {
+            assert_eq!(f["tls"]["library"], "openssl", "{f}");
+            assert_eq!(f["src"]["container"]["compose_service"], "client", "{f}");
+            assert_eq!(f["dst"]["container"]["compose_service"], "web", "{f}");
+            let (o, _, m, t, s) = key(f);
+            (o, m, t, s)
+        })
+        .collect();
+    seen.sort();
+    let expect = |o: &str| {
+        [
+            ("GET", "/hello", 200),
+            ("GET", "/missing", 404),
+            ("GET", "/python", 404),
+            ("POST", "/echo", 201),
+        ]
+        .map(|(m, t, s)| (o.to_string(), m.to_string(), t.to_string(), s))
+    };
+    let mut want: Vec<_> = expect("client")
+        .into_iter()
+        .chain(expect("server"))
+        .collect();
+    want.sort();
+    assert_eq!(seen, want, "{stderr}");
+}
