@@ -60,8 +60,12 @@ struct ssl_call {
 	__u64 buf;
 	__u64 len_out; /* _ex: where the byte count is written; 0 for SSL_read/SSL_write */
 	__s32 fd;      /* -1 until a nested syscall names it */
-	__u32 op;      /* FT_SYS_SSL_READ or FT_SYS_SSL_WRITE */
+	__u32 op;      /* FT_SYS_SSL_READ, FT_SYS_SSL_WRITE, or OP_HANDSHAKE */
 };
+
+/* A handshake call: it only teaches the SSL* -> fd cache (a request that came
+ * with the client's Finished is then read from OpenSSL's buffer, no syscall). */
+#define OP_HANDSHAKE 0
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -213,6 +217,12 @@ static __always_inline int ssl_exit(long ret)
 		return 0;
 	struct ssl_call c = *cp;
 	bpf_map_delete_elem(&ssl_calls, &id);
+	if (c.op == OP_HANDSHAKE) {
+		struct ssl_key hk = {.tgid = id >> 32, .ssl = c.ssl};
+		if (c.fd >= 0)
+			bpf_map_update_elem(&ssl_fds, &hk, &c.fd, BPF_ANY);
+		return 0;
+	}
 
 	__u64 n = 0;
 	if (c.len_out) {
@@ -292,6 +302,13 @@ int BPF_UPROBE(ssl_write_ex_enter, void *ssl, void *buf, size_t num, size_t *out
 	return ssl_enter(FT_SYS_SSL_WRITE, (__u64)ssl, (__u64)buf, (__u64)out);
 }
 
+/* int SSL_do_handshake(SSL *ssl), SSL_accept(SSL *ssl), SSL_connect(SSL *ssl) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_handshake_enter, void *ssl)
+{
+	return ssl_enter(OP_HANDSHAKE, (__u64)ssl, 0, 0);
+}
+
 SEC("uretprobe")
 int BPF_URETPROBE(ssl_exit_probe, long ret)
 {
@@ -355,6 +372,16 @@ SEC("tracepoint/syscalls/sys_enter_sendmsg")
 int tls_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
 	return note_fd(ctx->args[0]);
+}
+
+/* A closed fd's plaintext stream ends; the next socket on it starts at 0. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int tls_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fd_key fk = {.tgid = id >> 32, .fd = ctx->args[0]};
+	bpf_map_delete_elem(&plain_pos, &fk);
+	return 0;
 }
 
 /* ---- processes that start: userspace looks at them for TLS libraries ---------- */

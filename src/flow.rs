@@ -37,9 +37,14 @@ pub struct Flow {
 }
 
 /// How an exchange over TLS was seen.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tls {
     pub library: TlsLibrary,
+    /// The version the ServerHello chose (`TLSv1.3`, …), when the observer's
+    /// capture saw it.
+    pub version: Option<String>,
+    /// The server name the ClientHello asked for, when it had one and it was seen.
+    pub sni: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

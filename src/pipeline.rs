@@ -10,9 +10,8 @@ use hashbrown::HashMap;
 
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
-use crate::event::{
-    Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs, TlsLibrary,
-};
+use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
+use crate::flow::Tls;
 use crate::http::{Connection, Exchange};
 use crate::sink::{Sink, SinkError};
 use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
@@ -66,7 +65,7 @@ struct Stream {
     info: SocketInfo,
     http: Connection,
     exchanges: u64,
-    tls: Option<TlsLibrary>,
+    tls: Option<Tls>,
 }
 
 /// Events in, flows out.
@@ -229,9 +228,18 @@ impl<S: Sink> Pipeline<S> {
                     }
                     (id, false)
                 }
-                Released::Tls { id, library } => {
+                Released::Tls {
+                    id,
+                    library,
+                    sni,
+                    version,
+                } => {
                     if let Some(s) = self.streams.get_mut(&id) {
-                        s.tls = Some(library);
+                        s.tls = Some(Tls {
+                            library,
+                            version,
+                            sni,
+                        });
                     }
                     (id, false)
                 }
@@ -262,7 +270,7 @@ impl<S: Sink> Pipeline<S> {
         };
         let ctx = assemble::FlowContext {
             socket: &stream.info,
-            tls: stream.tls,
+            tls: stream.tls.as_ref(),
             containers: &self.containers,
             clock: &self.clock,
         };

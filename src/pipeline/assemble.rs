@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat};
 use crate::bytes::Bytes;
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
-use crate::event::{Nanos, Observer, TlsLibrary};
+use crate::event::{Nanos, Observer};
 use crate::flow::{
     AddressSources, Body, Container, Endpoint, Flow, Process, Request, Response, Tls,
 };
@@ -17,8 +17,8 @@ use crate::sockets::{Address, SocketInfo};
 /// that name times and containers.
 pub(super) struct FlowContext<'a> {
     pub socket: &'a SocketInfo,
-    /// The TLS library whose plaintext the exchange came from.
-    pub tls: Option<TlsLibrary>,
+    /// How the exchange's TLS was seen, when it went over TLS.
+    pub tls: Option<&'a Tls>,
     pub containers: &'a ContainerMap,
     pub clock: &'a WallClock,
 }
@@ -71,7 +71,7 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
             dst: sources.1,
         },
         tunnel,
-        tls: ctx.tls.map(|library| Tls { library }),
+        tls: ctx.tls.cloned(),
         incomplete: exchange.incomplete,
     }
 }

@@ -3,6 +3,7 @@
 //! kernel's view), holds data back until then, and releases it in order, within
 //! bounds on time, bytes and socket count. Deadlines run on event time only.
 
+mod hello;
 mod socket;
 #[cfg(test)]
 mod tests;
@@ -97,10 +98,13 @@ pub enum Released {
         reason: EndReason,
     },
     /// The socket carries TLS and what follows is the plaintext `library` saw;
-    /// comes once, before the first plaintext `Data`.
+    /// comes once, before the first plaintext `Data`. `sni` and `version` are
+    /// what its handshake showed in the clear, when it could be read.
     Tls {
         id: SocketId,
         library: TlsLibrary,
+        sni: Option<String>,
+        version: Option<String>,
     },
 }
 
@@ -410,7 +414,12 @@ impl Sockets {
     fn emit(s: &mut Socket, d: HeldData, out: &mut Vec<Released>) {
         let id = s.info.id;
         if let Some(library) = d.tls {
-            out.push(Released::Tls { id, library });
+            out.push(Released::Tls {
+                id,
+                library,
+                sni: s.tls_sni.clone(),
+                version: s.tls_version.clone(),
+            });
             // Plaintext positions are a stream of their own.
             s.next_pos = [None, None];
         }

@@ -100,6 +100,12 @@ pub(super) struct Socket {
     pub tls_ciphertext: bool,
     /// Clear-text bytes went on per direction (so a later TLS-looking start is not one).
     pub clear_seen: [bool; 2],
+    /// A direction's first ciphertext, until its hello is read (see `tls.rs`).
+    pub hello_buf: [Vec<u8>; 2],
+    pub hello_done: [bool; 2],
+    /// What the hellos said: the server name asked for, the version chosen.
+    pub tls_sni: Option<String>,
+    pub tls_version: Option<String>,
 }
 
 impl Socket {
@@ -117,6 +123,10 @@ impl Socket {
             tls: None,
             tls_ciphertext: false,
             clear_seen: [false, false],
+            hello_buf: Default::default(),
+            hello_done: [false, false],
+            tls_sni: None,
+            tls_version: None,
         }
     }
 

@@ -4,7 +4,12 @@
 
 use crate::event::{Data, TlsLibrary};
 
+use super::hello::{self, Hello, Parse};
 use super::socket::Socket;
+
+/// Ciphertext kept per direction until its first record (a hello) is whole: one
+/// TLS record at most.
+const MAX_HELLO: usize = 5 + 16 * 1024 + 256;
 
 /// Whether `bytes` begin with a TLS record header: a content type (change cipher
 /// spec, alert, handshake, application data) and major version 3. No HTTP/1
@@ -34,15 +39,44 @@ pub(super) fn admit(s: &mut Socket, e: &Data) -> Admit {
             s.tls = Some(library);
             Admit::FirstPlaintext(library)
         }
-        None if s.tls_ciphertext => Admit::Drop,
+        None if s.tls_ciphertext => {
+            read_hello(s, dir, e.payload.as_slice());
+            Admit::Drop
+        }
         None if !s.clear_seen[dir] && looks_like_tls_record(e.payload.as_slice()) => {
             s.tls_ciphertext = true;
+            read_hello(s, dir, e.payload.as_slice());
             Admit::Drop
         }
         None => {
             s.clear_seen[dir] = true;
             Admit::Pass
         }
+    }
+}
+
+/// Gathers a direction's first ciphertext record and reads the server name or
+/// the chosen version from it. Only the start of the direction counts (a later
+/// record is no hello), and at most one record is kept.
+fn read_hello(s: &mut Socket, dir: usize, bytes: &[u8]) {
+    let (Some(buf), Some(done)) = (s.hello_buf.get_mut(dir), s.hello_done.get_mut(dir)) else {
+        return;
+    };
+    if *done {
+        return;
+    }
+    let room = MAX_HELLO.saturating_sub(buf.len());
+    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    let outcome = hello::parse(buf);
+    if outcome == Parse::NeedMore && buf.len() < MAX_HELLO {
+        return;
+    }
+    *done = true;
+    *buf = Vec::new();
+    match outcome {
+        Parse::Done(Some(Hello::Client { sni })) => s.tls_sni = sni,
+        Parse::Done(Some(Hello::Server { version })) => s.tls_version = Some(version),
+        _ => {}
     }
 }
 

@@ -42,6 +42,7 @@ http {{
     listen 127.0.0.1:{port} ssl;
     ssl_certificate {dir}/server.crt;
     ssl_certificate_key {dir}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
     location = /hello {{ return 200 "hello over tls\\n"; }}
     location = /echo {{ client_body_buffer_size 1m; return 201 "stored\\n"; }}
     location = /python {{ return 200 "python got it\\n"; }}

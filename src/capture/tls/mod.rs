@@ -253,11 +253,15 @@ impl<'obj> TlsProbes<'obj> {
         let progs = &self.skel.progs;
         let mut links = Vec::new();
         // SSL_read and SSL_write must be there; the _ex pair came with OpenSSL 1.1.1.
-        let wanted: [(&ProgramMut<'_>, &str, bool); 4] = [
+        // The handshake calls only teach the SSL* -> fd cache.
+        let wanted: [(&ProgramMut<'_>, &str, bool); 7] = [
             (&progs.ssl_read_enter, "SSL_read", true),
             (&progs.ssl_write_enter, "SSL_write", true),
             (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
             (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
+            (&progs.ssl_handshake_enter, "SSL_do_handshake", false),
+            (&progs.ssl_handshake_enter, "SSL_accept", false),
+            (&progs.ssl_handshake_enter, "SSL_connect", false),
         ];
         for (prog, func, required) in wanted {
             let attach = |retprobe: bool, prog: &ProgramMut<'_>| {

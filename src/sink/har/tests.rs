@@ -54,6 +54,8 @@ fn an_exchange_over_tls_has_an_https_url() {
     let mut flow: crate::flow::Flow = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     flow.tls = Some(crate::flow::Tls {
         library: crate::event::TlsLibrary::Openssl,
+        version: None,
+        sni: None,
     });
     let e = serde_json::to_value(entry(&flow, None)).unwrap();
     assert_eq!(e["request"]["url"], "https://api:8000/items?x=1");
