@@ -34,6 +34,14 @@ pub struct Flow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
     pub incomplete: Option<String>,
+    /// HTTP/2 only (absent from HTTP/1 flows): the stream, `:authority`, and
+    /// for a gRPC call its service, method, status and messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<crate::http::h2::Grpc>,
 }
 
 /// How an exchange over TLS was seen.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Observer;
 use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response, Tls};
+use crate::http::h2::Grpc;
 
 /// One exchange observed by both its client and its server.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +123,17 @@ fn compare(client: &Flow, server: &Flow) -> Vec<Disagreement> {
     field("tunnel", json(&client.tunnel), json(&server.tunnel));
     field("tls", json(&client.tls), json(&server.tls));
     field(
+        "stream_id",
+        json(&client.stream_id),
+        json(&server.stream_id),
+    );
+    field(
+        "authority",
+        json(&client.authority),
+        json(&server.authority),
+    );
+    field("grpc", json(&client.grpc), json(&server.grpc));
+    field(
         "incomplete",
         json(&client.incomplete),
         json(&server.incomplete),
@@ -151,6 +163,12 @@ struct WireOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: &'a Option<Tls>,
     incomplete: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_id: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authority: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc: &'a Option<Grpc>,
     server: &'a ServerHalf,
     timing: &'a Timing,
     disagreements: &'a [Disagreement],
@@ -172,6 +190,12 @@ struct WireIn {
     #[serde(default)]
     tls: Option<Tls>,
     incomplete: Option<String>,
+    #[serde(default)]
+    stream_id: Option<u32>,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
+    grpc: Option<Grpc>,
     server: ServerHalf,
     timing: Timing,
     #[serde(default)]
@@ -200,6 +224,9 @@ impl Serialize for MergedFlow {
             tunnel: &f.tunnel,
             tls: &f.tls,
             incomplete: &f.incomplete,
+            stream_id: f.stream_id,
+            authority: &f.authority,
+            grpc: &f.grpc,
             server: &self.server,
             timing: &self.timing,
             disagreements: &self.disagreements,
@@ -225,6 +252,9 @@ impl<'de> Deserialize<'de> for MergedFlow {
                 tunnel: w.tunnel,
                 tls: w.tls,
                 incomplete: w.incomplete,
+                stream_id: w.stream_id,
+                authority: w.authority,
+                grpc: w.grpc,
             },
             server: w.server,
             timing: w.timing,

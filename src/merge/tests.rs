@@ -68,6 +68,9 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
         tunnel: None,
         tls: None,
         incomplete: None,
+        stream_id: None,
+        authority: None,
+        grpc: None,
     }
 }
 

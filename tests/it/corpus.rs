@@ -38,6 +38,12 @@ fn demo(t: &mut Trace) {
 }
 
 pub fn all() -> Vec<Case> {
+    let mut all = http1();
+    all.extend(crate::corpus_h2::all());
+    all
+}
+
+fn http1() -> Vec<Case> {
     let server = task(200, "python3", 22);
     let curl = task(300, "curl", 33);
     let s = &server;

@@ -6,12 +6,14 @@
 
 mod capture;
 mod corpus;
+mod corpus_h2;
 mod demo;
 mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod har;
+mod http2;
 mod manners;
 mod merge;
 mod replay_selection;
