@@ -270,6 +270,50 @@ fn a_node_client_is_named_once_as_not_hooked_and_makes_no_garbage() {
     assert_eq!(node_flows[0]["response"]["status"], 404);
 }
 
+/// HTTP/2 over TLS (ALPN h2): the plaintext goes through the HTTP/2 decoder.
+#[test]
+#[ignore = "needs root (BPF, uprobes) and nginx, curl, openssl; run via scripts/test.sh"]
+fn http2_over_tls_from_curl_to_nginx_gives_h2_flows_from_both_sides() {
+    let run = capture_tls(&["--h2"]);
+    assert_eq!(run.said["curl_h2"], "hello over tls\nno such thing\n");
+    let mut seen: Vec<(String, String, String, u64, String, u64)> = run
+        .flows
+        .iter()
+        .map(|f| {
+            assert_eq!(f["tls"]["library"], "openssl", "{f}");
+            assert_eq!(f["tls"]["sni"], "localhost", "{f}");
+            assert!(f["incomplete"].is_null(), "{f}");
+            let (o, c, m, t, s) = key(f);
+            let version = f["request"]["version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let stream = f["stream_id"].as_u64().unwrap_or_default();
+            (o, c, format!("{m} {t}"), s, version, stream)
+        })
+        .collect();
+    seen.sort();
+    let h2 = |o: &str, c: &str, req: &str, s: u64, stream: u64| {
+        (
+            o.to_string(),
+            c.to_string(),
+            req.to_string(),
+            s,
+            "HTTP/2".to_string(),
+            stream,
+        )
+    };
+    assert_eq!(
+        seen,
+        [
+            h2("client", "curl", "GET /hello", 200, 1),
+            h2("client", "curl", "GET /missing", 404, 3),
+            h2("server", "nginx", "GET /hello", 200, 1),
+            h2("server", "nginx", "GET /missing", 404, 3),
+        ]
+    );
+}
+
 /// nginx starts after capture: its libssl is the host's, attached at start.
 #[test]
 #[ignore = "needs root (BPF, uprobes) and nginx, curl, openssl; run via scripts/test.sh"]

@@ -2,12 +2,14 @@
 """HTTPS exchanges for flowtap's TLS tests: nginx with TLS on loopback, called by
 curl and by Python's http.client and urllib.
 
-Usage: tls.py [--server-after] [--node]
+Usage: tls.py [--server-after] [--node] [--h2]
 It makes a CA and a server certificate with the openssl CLI in a temp dir, starts
 nginx (or, with --server-after, waits to), prints "waiting", blocks until a line
 arrives on stdin (so the test can start flowtap capture --pid on it first), runs
 the clients, stops nginx and prints one JSON object describing what it did.
-With --node a Node.js client makes one more request (GET /node).
+With --node a Node.js client makes one more request (GET /node). With --h2
+nginx offers HTTP/2 (ALPN h2) and only `curl --http2` calls it (GET /hello and
+a 404 on one connection).
 """
 import http.client
 import json
@@ -39,7 +41,7 @@ http {{
   sendfile off;
   keepalive_requests 100;
   server {{
-    listen 127.0.0.1:{port} ssl;
+    listen 127.0.0.1:{port} ssl{h2};
     ssl_certificate {dir}/server.crt;
     ssl_certificate_key {dir}/server.key;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -76,7 +78,7 @@ def free_port():
 
 def start_nginx(d, port):
     with open(f"{d}/nginx.conf", "w") as f:
-        f.write(NGINX_CONF.format(dir=d, port=port))
+        f.write(NGINX_CONF.format(dir=d, port=port, h2=" http2" if "--h2" in sys.argv else ""))
     proc = subprocess.Popen(["nginx", "-c", f"{d}/nginx.conf", "-p", d])
     for _ in range(200):
         try:
@@ -105,6 +107,12 @@ def main():
         nginx = start_nginx(d, port)
     base = f"https://localhost:{port}"
     said = {}
+    if "--h2" in sys.argv:
+        said["curl_h2"] = curl(d, "--http2", f"{base}/hello", f"{base}/missing")
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(timeout=30)
+        print(json.dumps({"port": port, "said": said}), flush=True)
+        return
     # curl: two requests on one kept-alive connection (a GET and a 404), then a POST.
     said["curl_keepalive"] = curl(d, f"{base}/hello", f"{base}/missing")
     said["curl_post"] = curl(d, "-d", "name=flowtap&tls=yes", f"{base}/echo")
