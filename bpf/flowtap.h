@@ -37,9 +37,10 @@ enum ft_syscall {
 	FT_SYS_RECVMSG = 7,
 	FT_SYS_SENDMSG = 8,
 	/* Plaintext handed to or taken from a TLS library (bpf/tls.bpf.c); positions
-	 * count the connection's plaintext stream, not its socket bytes. */
-	FT_SYS_SSL_READ = 9,
-	FT_SYS_SSL_WRITE = 10,
+	 * count the connection's plaintext stream, not its socket bytes. Numbered
+	 * apart from the syscalls, which may grow. */
+	FT_SYS_SSL_READ = 32,
+	FT_SYS_SSL_WRITE = 33,
 };
 
 struct ft_header {

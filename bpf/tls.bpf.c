@@ -128,6 +128,29 @@ static __always_inline void bump(void *map)
 		__sync_fetch_and_add(n, 1);
 }
 
+/* How many levels above its own cgroup a task's traced cgroup may be (as the
+ * kernel branch's syscall programs do: a process in a child cgroup of a
+ * container's is that container's). */
+#define FT_CGROUP_DEPTH 8
+
+/* The traced cgroup the current task is in or below, or 0. */
+static __always_inline __u64 traced_cgroup(void)
+{
+	__u64 own = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&traced_cgroups, &own))
+		return own;
+	struct task_struct *task = bpf_get_current_task_btf();
+	int level = BPF_CORE_READ(task, cgroups, dfl_cgrp, level);
+	for (int up = 1; up <= FT_CGROUP_DEPTH; up++) {
+		if (level - up < 1)
+			break;
+		__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level - up);
+		if (bpf_map_lookup_elem(&traced_cgroups, &ancestor))
+			return ancestor;
+	}
+	return 0;
+}
+
 static __always_inline bool traced(__u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
@@ -137,8 +160,7 @@ static __always_inline bool traced(__u64 pid_tgid)
 		return true;
 	if (bpf_map_lookup_elem(&traced_tgids, &tgid))
 		return true;
-	__u64 cgroup = bpf_get_current_cgroup_id();
-	return bpf_map_lookup_elem(&traced_cgroups, &cgroup) != NULL;
+	return traced_cgroup() != 0;
 }
 
 /* ---- uprobes ------------------------------------------------------------------ */
@@ -170,7 +192,8 @@ static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 		return;
 	__u64 id = bpf_get_current_pid_tgid();
 	r->ev.hdr.ts = bpf_ktime_get_ns();
-	r->ev.hdr.cgroup = bpf_get_current_cgroup_id();
+	__u64 cgroup = traced_cgroup();
+	r->ev.hdr.cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
 	r->ev.hdr.pid = id >> 32;
 	r->ev.hdr.tid = (__u32)id;
 	r->ev.hdr.kind = FT_DATA;

@@ -195,7 +195,8 @@ impl<'obj> TlsProbes<'obj> {
                     .lookup(&pid.to_ne_bytes(), MapFlags::ANY),
                 Ok(Some(_))
             ),
-            Scope::Cgroups => cgroup_id_of(pid).is_some_and(|id| {
+            // The process's cgroup or one above it, as the kernel side decides.
+            Scope::Cgroups => cgroup_ids_of(pid).iter().any(|id| {
                 matches!(
                     self.skel
                         .maps
@@ -302,12 +303,28 @@ fn is_node(pid: u32) -> bool {
     })
 }
 
-/// The inode of a process's cgroup v2 directory: what the kernel filters on.
-fn cgroup_id_of(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-        .iter()
-        .find_map(|mount| std::fs::metadata(format!("{mount}{rel}")).ok())
-        .map(|m| m.ino())
+/// The inodes of a process's cgroup v2 directory and of those above it (nearest
+/// first): what the kernel filters on.
+fn cgroup_ids_of(pid: u32) -> Vec<u64> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    let Some(rel) = text.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return Vec::new();
+    };
+    let Some(mount) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|m| std::fs::metadata(format!("{m}{rel}")).is_ok())
+    else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    let mut path = rel;
+    while !path.is_empty() && path != "/" {
+        if let Ok(m) = std::fs::metadata(format!("{mount}{path}")) {
+            ids.push(m.ino());
+        }
+        path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    }
+    ids
 }
