@@ -50,6 +50,11 @@ enum ft_syscall {
 	FT_SYS_SPLICE_FROM = 11, /* socket to pipe */
 	FT_SYS_SENDMMSG = 12,
 	FT_SYS_RECVMMSG = 13,
+	/* Plaintext handed to or taken from a TLS library (bpf/tls.bpf.c); positions
+	 * count the connection's plaintext stream, not its socket bytes. Numbered
+	 * apart from the syscalls, which may grow. */
+	FT_SYS_SSL_READ = 32,
+	FT_SYS_SSL_WRITE = 33,
 };
 
 struct ft_header {

@@ -47,6 +47,9 @@ NEEDS=(
   "/usr/lib/python3/dist-packages/grpc/__init__.py python3-grpcio"
   "/usr/lib/python3/dist-packages/h2/__init__.py python3-h2"
   "/usr/share/gocode/src/golang.org/x/net/http2/h2c/h2c.go golang-golang-x-net-dev"
+  # TLS tests (issue 12): certificates made at test time, libssl the probes attach to.
+  "openssl openssl"
+  "/usr/lib/x86_64-linux-gnu/libssl.so.3 libssl3"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

@@ -182,6 +182,18 @@ pub enum Syscall {
     SpliceFrom,
     Sendmmsg,
     Recvmmsg,
+    /// Plaintext OpenSSL's `SSL_read`/`SSL_read_ex` returned; its positions count
+    /// the connection's plaintext stream.
+    SslRead,
+    /// Plaintext handed to OpenSSL's `SSL_write`/`SSL_write_ex`.
+    SslWrite,
+}
+
+/// The TLS library whose calls gave plaintext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsLibrary {
+    Openssl,
 }
 
 impl Syscall {
@@ -193,13 +205,24 @@ impl Syscall {
             | Syscall::Sendmsg
             | Syscall::Sendfile
             | Syscall::SpliceTo
-            | Syscall::Sendmmsg => Direction::Send,
+            | Syscall::Sendmmsg
+            | Syscall::SslWrite => Direction::Send,
             Syscall::Read
             | Syscall::Readv
             | Syscall::Recvfrom
             | Syscall::Recvmsg
             | Syscall::SpliceFrom
-            | Syscall::Recvmmsg => Direction::Recv,
+            | Syscall::Recvmmsg
+            | Syscall::SslRead => Direction::Recv,
+        }
+    }
+
+    /// The library, for plaintext taken from a TLS library's calls; `None` for
+    /// the bytes of a socket syscall.
+    pub fn tls_library(self) -> Option<TlsLibrary> {
+        match self {
+            Syscall::SslRead | Syscall::SslWrite => Some(TlsLibrary::Openssl),
+            _ => None,
         }
     }
 }
@@ -219,6 +242,8 @@ impl fmt::Display for Syscall {
             Syscall::SpliceTo | Syscall::SpliceFrom => "splice",
             Syscall::Sendmmsg => "sendmmsg",
             Syscall::Recvmmsg => "recvmmsg",
+            Syscall::SslRead => "ssl_read",
+            Syscall::SslWrite => "ssl_write",
         };
         f.write_str(name)
     }

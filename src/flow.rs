@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
-use crate::event::{ContainerInfo, Observer};
+use crate::event::{ContainerInfo, Observer, TlsLibrary};
 use crate::http::Headers;
 use crate::sockets::AddressSource;
 
@@ -29,6 +29,10 @@ pub struct Flow {
     /// a successful CONNECT ("connect"), the connection carries another protocol
     /// and flowtap stops parsing it; null otherwise.
     pub tunnel: Option<String>,
+    /// Present when the exchange went over TLS and its plaintext came from the
+    /// TLS library's calls; absent for clear text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
     pub incomplete: Option<String>,
     /// HTTP/2 only (absent from HTTP/1 flows): the stream, `:authority`, and
     /// for a gRPC call its service, method, status and messages.
@@ -38,6 +42,17 @@ pub struct Flow {
     pub authority: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<crate::http::h2::Grpc>,
+}
+
+/// How an exchange over TLS was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tls {
+    pub library: TlsLibrary,
+    /// The version the ServerHello chose (`TLSv1.3`, …), when the observer's
+    /// capture saw it.
+    pub version: Option<String>,
+    /// The server name the ClientHello asked for, when it had one and it was seen.
+    pub sni: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use hashbrown::HashMap;
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
 use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
+use crate::flow::Tls;
 use crate::http::{Connection, Exchange};
 use crate::sink::{Sink, SinkError};
 use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
@@ -64,6 +65,7 @@ struct Stream {
     info: SocketInfo,
     http: Connection,
     exchanges: u64,
+    tls: Option<Tls>,
 }
 
 /// Events in, flows out.
@@ -197,6 +199,7 @@ impl<S: Sink> Pipeline<S> {
                             info,
                             http,
                             exchanges: 0,
+                            tls: None,
                         },
                     );
                     (id, false)
@@ -222,6 +225,21 @@ impl<S: Sink> Pipeline<S> {
                 } => {
                     if let Some(s) = self.streams.get_mut(&id) {
                         s.http.gap(direction, ts, lost, &mut self.exchanges);
+                    }
+                    (id, false)
+                }
+                Released::Tls {
+                    id,
+                    library,
+                    sni,
+                    version,
+                } => {
+                    if let Some(s) = self.streams.get_mut(&id) {
+                        s.tls = Some(Tls {
+                            library,
+                            version,
+                            sni,
+                        });
                     }
                     (id, false)
                 }
@@ -252,6 +270,7 @@ impl<S: Sink> Pipeline<S> {
         };
         let ctx = assemble::FlowContext {
             socket: &stream.info,
+            tls: stream.tls.as_ref(),
             containers: &self.containers,
             clock: &self.clock,
         };

@@ -160,6 +160,8 @@ fn syscall(raw: u32) -> Result<Syscall, DecodeError> {
         ft_syscall::FT_SYS_SPLICE_FROM => Syscall::SpliceFrom,
         ft_syscall::FT_SYS_SENDMMSG => Syscall::Sendmmsg,
         ft_syscall::FT_SYS_RECVMMSG => Syscall::Recvmmsg,
+        ft_syscall::FT_SYS_SSL_READ => Syscall::SslRead,
+        ft_syscall::FT_SYS_SSL_WRITE => Syscall::SslWrite,
         ft_syscall(other) => return Err(DecodeError::UnknownSyscall(other)),
     })
 }

@@ -6,6 +6,7 @@ mod decode;
 mod loader;
 mod poller;
 mod skel;
+mod tls;
 mod tracefs;
 
 pub use decode::{decode, DecodeError};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode, tracefs};
+use super::{decode, tls, tracefs};
 use crate::clock;
 use crate::event::Event;
 use crate::selection::CgroupFilter;
@@ -68,6 +68,8 @@ pub struct CaptureStats {
     pub lost: u64,
     /// io_uring instances traced processes set up: what they move is not seen.
     pub io_urings: u64,
+    /// Traced processes whose TLS could not be hooked (each named on stderr).
+    pub tls_unhookable: u64,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -161,6 +163,18 @@ fn run(
             filters.trace_pid(pid)?;
         }
     }
+    // TLS is an addition: where its programs cannot load, clear text still works.
+    let mut tls_object = MaybeUninit::uninit();
+    let mut tls = match tls::TlsProbes::load(&mut tls_object, &skel, &config) {
+        Ok(probes) => Some(probes),
+        Err(e) => {
+            eprintln!("flowtap: TLS plaintext will not be captured: {e}");
+            None
+        }
+    };
+    if let Some(tls) = &mut tls {
+        tls.rescan();
+    }
 
     let mut stats = CaptureStats::default();
     let decoded = std::cell::Cell::new((0u64, 0u64));
@@ -175,6 +189,9 @@ fn run(
         realtime_ns: clock::realtime_ns(),
     });
 
+    // Traced processes that exec'd, for the TLS probes to look at.
+    let execs = std::cell::RefCell::new(Vec::<u32>::new());
+    let exec_ring = tls.as_ref().map(|t| t.exec_ring()).transpose()?;
     let mut builder = RingBufferBuilder::new();
     builder
         .add(&maps.events, |record: &[u8]| {
@@ -194,6 +211,16 @@ fn run(
             }
         })
         .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    if let Some(exec_ring) = &exec_ring {
+        builder
+            .add(exec_ring, |record: &[u8]| {
+                if let Some(pid) = record.get(..4).and_then(|b| b.try_into().ok()) {
+                    execs.borrow_mut().push(u32::from_ne_bytes(pid));
+                }
+                0
+            })
+            .map_err(CaptureError::bpf("opening the exec ring"))?;
+    }
     let ring = builder
         .build()
         .map_err(CaptureError::bpf("opening the ring buffer"))?;
@@ -211,9 +238,18 @@ fn run(
                 return Err(CaptureError::bpf("polling the ring buffer")(e));
             }
         }
+        if let Some(tls) = &mut tls {
+            for pid in execs.borrow_mut().drain(..) {
+                tls.exec(pid);
+            }
+            tls.tick();
+        }
         if last_loss_check.elapsed() >= LOSS_INTERVAL {
             last_loss_check = Instant::now();
             note_io_urings(&mut stats, dropped(&maps.io_urings));
+            if let Some(tls) = &mut tls {
+                tls.rescan();
+            }
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
                 stats.lost = lost;
@@ -233,6 +269,7 @@ fn run(
         lost: stats.lost,
     });
     (stats.events, stats.decode_errors) = decoded.get();
+    stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     Ok(stats)
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::Observer;
-use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response};
+use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response, Tls};
 use crate::http::h2::Grpc;
 
 /// One exchange observed by both its client and its server.
@@ -121,6 +121,7 @@ fn compare(client: &Flow, server: &Flow) -> Vec<Disagreement> {
         (c, s) => field("response", json(c), json(s)),
     }
     field("tunnel", json(&client.tunnel), json(&server.tunnel));
+    field("tls", json(&client.tls), json(&server.tls));
     field(
         "stream_id",
         json(&client.stream_id),
@@ -159,6 +160,8 @@ struct WireOut<'a> {
     duration_us: Option<u64>,
     address_source: &'a AddressSources,
     tunnel: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: &'a Option<Tls>,
     incomplete: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_id: Option<u32>,
@@ -184,6 +187,8 @@ struct WireIn {
     duration_us: Option<u64>,
     address_source: AddressSources,
     tunnel: Option<String>,
+    #[serde(default)]
+    tls: Option<Tls>,
     incomplete: Option<String>,
     #[serde(default)]
     stream_id: Option<u32>,
@@ -217,6 +222,7 @@ impl Serialize for MergedFlow {
             duration_us: f.duration_us,
             address_source: &f.address_source,
             tunnel: &f.tunnel,
+            tls: &f.tls,
             incomplete: &f.incomplete,
             stream_id: f.stream_id,
             authority: &f.authority,
@@ -244,6 +250,7 @@ impl<'de> Deserialize<'de> for MergedFlow {
                 duration_us: w.duration_us,
                 address_source: w.address_source,
                 tunnel: w.tunnel,
+                tls: w.tls,
                 incomplete: w.incomplete,
                 stream_id: w.stream_id,
                 authority: w.authority,

@@ -66,6 +66,7 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
             dst: Some(sources.1),
         },
         tunnel: None,
+        tls: None,
         incomplete: None,
         stream_id: None,
         authority: None,

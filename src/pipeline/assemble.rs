@@ -7,7 +7,9 @@ use crate::bytes::Bytes;
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
 use crate::event::{Nanos, Observer};
-use crate::flow::{AddressSources, Body, Container, Endpoint, Flow, Process, Request, Response};
+use crate::flow::{
+    AddressSources, Body, Container, Endpoint, Flow, Process, Request, Response, Tls,
+};
 use crate::http::{self, Exchange, Message};
 use crate::sockets::{Address, SocketInfo};
 
@@ -15,6 +17,8 @@ use crate::sockets::{Address, SocketInfo};
 /// that name times and containers.
 pub(super) struct FlowContext<'a> {
     pub socket: &'a SocketInfo,
+    /// How the exchange's TLS was seen, when it went over TLS.
+    pub tls: Option<&'a Tls>,
     pub containers: &'a ContainerMap,
     pub clock: &'a WallClock,
 }
@@ -68,6 +72,7 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
             dst: sources.1,
         },
         tunnel,
+        tls: ctx.tls.cloned(),
         incomplete: exchange.incomplete,
         stream_id: None,
         authority: None,

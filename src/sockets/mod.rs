@@ -3,9 +3,11 @@
 //! kernel's view), holds data back until then, and releases it in order, within
 //! bounds on time, bytes and socket count. Deadlines run on event time only.
 
+mod hello;
 mod socket;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -14,11 +16,12 @@ use hashbrown::HashMap;
 
 use crate::event::{
     Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, Observer,
-    SockAddrs, Task,
+    SockAddrs, Task, TlsLibrary,
 };
 
 pub use socket::{Address, AddressSource, SocketId, SocketInfo};
 use socket::{HeldData, Socket};
+pub use tls::looks_like_tls_record;
 
 /// Limits on what is held and tracked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +96,15 @@ pub enum Released {
         id: SocketId,
         ts: Nanos,
         reason: EndReason,
+    },
+    /// The socket carries TLS and what follows is the plaintext `library` saw;
+    /// comes once, before the first plaintext `Data`. `sni` and `version` are
+    /// what its handshake showed in the clear, when it could be read.
+    Tls {
+        id: SocketId,
+        library: TlsLibrary,
+        sni: Option<String>,
+        version: Option<String>,
     },
 }
 
@@ -268,6 +280,11 @@ impl Sockets {
             return;
         };
         s.last_active = e.ts;
+        let tls = match tls::admit(s, &e) {
+            tls::Admit::Drop => return,
+            tls::Admit::Pass => None,
+            tls::Admit::FirstPlaintext(library) => Some(library),
+        };
         let captured = e
             .payload
             .len()
@@ -281,6 +298,7 @@ impl Sockets {
             pos: e.pos,
             count: e.count,
             payload,
+            tls,
         };
         if s.released {
             Self::emit(s, held, out);
@@ -395,6 +413,16 @@ impl Sockets {
 
     fn emit(s: &mut Socket, d: HeldData, out: &mut Vec<Released>) {
         let id = s.info.id;
+        if let Some(library) = d.tls {
+            out.push(Released::Tls {
+                id,
+                library,
+                sni: s.tls_sni.clone(),
+                version: s.tls_version.clone(),
+            });
+            // Plaintext positions are a stream of their own.
+            s.next_pos = [None, None];
+        }
         let next = &mut s.next_pos[d.direction.index()];
         if let Some(expected) = *next {
             if d.pos != expected {

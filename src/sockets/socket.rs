@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Direction, Nanos, Observer, SockAddrs, Task};
+use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
 /// Which observation gave an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,6 +75,8 @@ pub(super) struct HeldData {
     pub pos: u64,
     pub count: u64,
     pub payload: Vec<u8>,
+    /// The first plaintext of the socket: `Released::Tls` goes before it.
+    pub tls: Option<TlsLibrary>,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,18 @@ pub(super) struct Socket {
     /// Next expected byte position per direction.
     pub next_pos: [Option<u64>; 2],
     pub last_active: Nanos,
+    /// Plaintext came from this TLS library (see `tls.rs`).
+    pub tls: Option<TlsLibrary>,
+    /// Its syscall bytes are TLS records: they never reach HTTP.
+    pub tls_ciphertext: bool,
+    /// Clear-text bytes went on per direction (so a later TLS-looking start is not one).
+    pub clear_seen: [bool; 2],
+    /// A direction's first ciphertext, until its hello is read (see `tls.rs`).
+    pub hello_buf: [Vec<u8>; 2],
+    pub hello_done: [bool; 2],
+    /// What the hellos said: the server name asked for, the version chosen.
+    pub tls_sni: Option<String>,
+    pub tls_version: Option<String>,
 }
 
 impl Socket {
@@ -106,6 +120,13 @@ impl Socket {
             held_since: None,
             next_pos: [None, None],
             last_active: ts,
+            tls: None,
+            tls_ciphertext: false,
+            clear_seen: [false, false],
+            hello_buf: Default::default(),
+            hello_done: [false, false],
+            tls_sni: None,
+            tls_version: None,
         }
     }
 

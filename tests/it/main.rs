@@ -19,6 +19,7 @@ mod merge;
 mod replay_selection;
 mod scenarios;
 mod support;
+mod tls;
 mod truth;
 mod view;
 mod view_live;

@@ -120,9 +120,10 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let mut summary = consumer.finish()?;
     summary.pipeline.flows_written = sink.written();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen{}",
+        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked{}",
         stats.decode_errors,
         stats.io_urings,
+        stats.tls_unhookable,
         sink.merge_summary()
     );
     Ok(())

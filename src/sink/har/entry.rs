@@ -192,8 +192,10 @@ fn wire_body_size(headers: &Headers, body: &Body, complete: bool) -> i64 {
     }
 }
 
-/// `http://` + `Host` (or HTTP/2's `:authority`, or the server's address) + the target.
+/// `http://` (`https://` over TLS) + `Host` (or `:authority`, or the server's
+/// address) + the target.
 fn url_of(flow: &Flow) -> String {
+    let scheme = if flow.tls.is_some() { "https" } else { "http" };
     let req = &flow.request;
     let target = req.target.as_str();
     if target.starts_with("http://") || target.starts_with("https://") {
@@ -212,11 +214,11 @@ fn url_of(flow: &Flow) -> String {
         })
         .unwrap_or_else(|| "unknown".to_string());
     let raw = if target.starts_with('/') {
-        format!("http://{host}{target}")
+        format!("{scheme}://{host}{target}")
     } else if req.method.eq_ignore_ascii_case("CONNECT") {
-        format!("http://{target}")
+        format!("{scheme}://{target}")
     } else {
-        format!("http://{host}/")
+        format!("{scheme}://{host}/")
     };
     url::Url::parse(&raw).map_or(raw, String::from)
 }

@@ -45,6 +45,23 @@ fn an_empty_capture_is_still_a_har() {
 }
 
 #[test]
+fn an_exchange_over_tls_has_an_https_url() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/getsockname-after-first-read.flows.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut flow: crate::flow::Flow = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    flow.tls = Some(crate::flow::Tls {
+        library: crate::event::TlsLibrary::Openssl,
+        version: None,
+        sni: None,
+    });
+    let e = serde_json::to_value(entry(&flow, None)).unwrap();
+    assert_eq!(e["request"]["url"], "https://api:8000/items?x=1");
+}
+
+#[test]
 fn url_query_sizes_and_timings_come_from_the_flow() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

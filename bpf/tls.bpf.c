@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * flowtap's TLS side: uprobes on OpenSSL's SSL_read/SSL_write (and the _ex pair)
+ * report the plaintext a process hands to or gets from its TLS library, as
+ * FT_DATA records on the main object's ring buffer (the map is shared by fd), with
+ * positions in the connection's plaintext stream.
+ *
+ * The socket an SSL* talks over comes from the nested-syscall method: entry saves
+ * the call per thread, this object's own sys_enter tracepoints note the fd of the
+ * read/write the same thread makes while inside SSL_*, and an SSL* -> fd cache
+ * answers calls served from OpenSSL's buffer without a syscall. No struct offsets.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "flowtap.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace before load, as for the main object. */
+const volatile bool trace_all = false;
+const volatile __u32 max_payload = 64 * 1024;
+const volatile __u32 self_tgid = 0;
+
+/* Shared with the main object by fd (userspace calls reuse_fd before load), so
+ * plaintext and syscall records come out of one ring in the order they happened. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} traced_cgroups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps");
+
+#define FT_WAKEUP_BYTES (256 * 1024)
+
+/* An SSL_* call in progress on a thread. */
+struct ssl_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 len_out; /* _ex: where the byte count is written; 0 for SSL_read/SSL_write */
+	__s32 fd;      /* -1 until a nested syscall names it */
+	__u32 op;      /* FT_SYS_SSL_READ, FT_SYS_SSL_WRITE, or OP_HANDSHAKE */
+};
+
+/* A handshake call: it only teaches the SSL* -> fd cache (a request that came
+ * with the client's Finished is then read from OpenSSL's buffer, no syscall). */
+#define OP_HANDSHAKE 0
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+struct ssl_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ssl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __s32);
+} ssl_fds SEC(".maps");
+
+struct fd_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+/* Plaintext bytes sent, received, per (tgid, fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct fd_key);
+	__type(value, __u64[2]);
+} plain_pos SEC(".maps");
+
+/* Plaintext records whose socket could not be told (no syscall seen, not cached). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unmapped SEC(".maps");
+
+struct data_record {
+	struct ft_data_event ev;
+	__u8 payload[FT_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_record);
+} scratch SEC(".maps");
+
+static __always_inline void bump(void *map)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(map, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* How many levels above its own cgroup a task's traced cgroup may be (as the
+ * kernel branch's syscall programs do: a process in a child cgroup of a
+ * container's is that container's). */
+#define FT_CGROUP_DEPTH 8
+
+/* The traced cgroup the current task is in or below, or 0. */
+static __always_inline __u64 traced_cgroup(void)
+{
+	__u64 own = bpf_get_current_cgroup_id();
+	if (bpf_map_lookup_elem(&traced_cgroups, &own))
+		return own;
+	struct task_struct *task = bpf_get_current_task_btf();
+	int level = BPF_CORE_READ(task, cgroups, dfl_cgrp, level);
+	for (int up = 1; up <= FT_CGROUP_DEPTH; up++) {
+		if (level - up < 1)
+			break;
+		__u64 ancestor = bpf_get_current_ancestor_cgroup_id(level - up);
+		if (bpf_map_lookup_elem(&traced_cgroups, &ancestor))
+			return ancestor;
+	}
+	return 0;
+}
+
+static __always_inline bool traced(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == self_tgid)
+		return false;
+	if (trace_all)
+		return true;
+	if (bpf_map_lookup_elem(&traced_tgids, &tgid))
+		return true;
+	return traced_cgroup() != 0;
+}
+
+/* ---- uprobes ------------------------------------------------------------------ */
+
+static __always_inline int ssl_enter(__u32 op, __u64 ssl, __u64 buf, __u64 len_out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	struct ssl_call c = {.ssl = ssl, .buf = buf, .len_out = len_out, .fd = -1, .op = op};
+	bpf_map_update_elem(&ssl_calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+struct emit_state {
+	__u64 ptr;
+	__u64 left;         /* bytes not yet emitted */
+	__u64 capture_left; /* bytes that may still be copied */
+	__u64 pos;
+	__s32 fd;
+	__u32 op;
+};
+
+static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
+{
+	__u32 zero = 0;
+	struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!r)
+		return;
+	__u64 id = bpf_get_current_pid_tgid();
+	r->ev.hdr.ts = bpf_ktime_get_ns();
+	__u64 cgroup = traced_cgroup();
+	r->ev.hdr.cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
+	r->ev.hdr.pid = id >> 32;
+	r->ev.hdr.tid = (__u32)id;
+	r->ev.hdr.kind = FT_DATA;
+	r->ev.hdr.fd = s->fd;
+	bpf_get_current_comm(r->ev.hdr.comm, sizeof(r->ev.hdr.comm));
+	r->ev.pos = s->pos;
+	r->ev.count = count;
+	r->ev.syscall = s->op;
+	__u32 len = want;
+	if (len > FT_CHUNK)
+		len = FT_CHUNK;
+	if (len && bpf_probe_read_user(r->payload, len, (const void *)s->ptr))
+		len = 0; /* not readable: the bytes are counted, not copied */
+	r->ev.captured = len;
+	__u64 flag = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FT_WAKEUP_BYTES ?
+			     BPF_RB_FORCE_WAKEUP :
+			     BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, r, sizeof(r->ev) + (len & (2 * FT_CHUNK - 1)), flag))
+		bump(&drops);
+}
+
+static long emit_piece(__u32 i, struct emit_state *s)
+{
+	if (!s->left || !s->capture_left)
+		return 1;
+	__u64 n = s->left;
+	if (n > s->capture_left)
+		n = s->capture_left;
+	if (n > FT_CHUNK)
+		n = FT_CHUNK;
+	emit(s, n, n);
+	s->ptr += n;
+	s->left -= n;
+	s->capture_left -= n;
+	s->pos += n;
+	return 0;
+}
+
+static __always_inline int ssl_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *cp = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (!cp)
+		return 0;
+	struct ssl_call c = *cp;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	if (c.op == OP_HANDSHAKE) {
+		struct ssl_key hk = {.tgid = id >> 32, .ssl = c.ssl};
+		if (c.fd >= 0)
+			bpf_map_update_elem(&ssl_fds, &hk, &c.fd, BPF_ANY);
+		return 0;
+	}
+
+	__u64 n = 0;
+	if (c.len_out) {
+		size_t done = 0;
+		if (ret != 1 || bpf_probe_read_user(&done, sizeof(done), (const void *)c.len_out))
+			return 0;
+		n = done;
+	} else {
+		if ((int)ret <= 0)
+			return 0;
+		n = (int)ret;
+	}
+	if (!n)
+		return 0;
+
+	struct ssl_key sk = {.tgid = id >> 32, .ssl = c.ssl};
+	if (c.fd >= 0) {
+		bpf_map_update_elem(&ssl_fds, &sk, &c.fd, BPF_ANY);
+	} else {
+		__s32 *cached = bpf_map_lookup_elem(&ssl_fds, &sk);
+		if (!cached) {
+			bump(&unmapped);
+			return 0;
+		}
+		c.fd = *cached;
+	}
+
+	struct fd_key fk = {.tgid = id >> 32, .fd = c.fd};
+	__u64 *pos = bpf_map_lookup_elem(&plain_pos, &fk);
+	if (!pos) {
+		__u64 zeros[2] = {};
+		bpf_map_update_elem(&plain_pos, &fk, zeros, BPF_NOEXIST);
+		pos = bpf_map_lookup_elem(&plain_pos, &fk);
+		if (!pos)
+			return 0;
+	}
+	__u32 dir = c.op == FT_SYS_SSL_WRITE ? 0 : 1;
+	struct emit_state s = {
+		.ptr = c.buf,
+		.left = n,
+		.capture_left = max_payload,
+		.pos = __sync_fetch_and_add(&pos[dir & 1], n),
+		.fd = c.fd,
+		.op = c.op,
+	};
+	bpf_loop(FT_MAX_PIECES, emit_piece, &s, 0);
+	if (s.left)
+		emit(&s, s.left, 0);
+	return 0;
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return ssl_enter(FT_SYS_SSL_READ, (__u64)ssl, (__u64)buf, 0);
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_write_enter, void *ssl, void *buf)
+{
+	return ssl_enter(FT_SYS_SSL_WRITE, (__u64)ssl, (__u64)buf, 0);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *out)
+{
+	return ssl_enter(FT_SYS_SSL_READ, (__u64)ssl, (__u64)buf, (__u64)out);
+}
+
+/* int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_write_ex_enter, void *ssl, void *buf, size_t num, size_t *out)
+{
+	return ssl_enter(FT_SYS_SSL_WRITE, (__u64)ssl, (__u64)buf, (__u64)out);
+}
+
+/* int SSL_do_handshake(SSL *ssl), SSL_accept(SSL *ssl), SSL_connect(SSL *ssl) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_handshake_enter, void *ssl)
+{
+	return ssl_enter(OP_HANDSHAKE, (__u64)ssl, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_exit_probe, long ret)
+{
+	return ssl_exit(ret);
+}
+
+/* ---- nested syscalls: which fd the SSL* in progress uses ---------------------- */
+
+static __always_inline int note_fd(__s32 fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (c && fd >= 0)
+		c->fd = fd;
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int tls_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tls_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int tls_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int tls_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int tls_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int tls_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int tls_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int tls_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return note_fd(ctx->args[0]);
+}
+
+/* A closed fd's plaintext stream ends; the next socket on it starts at 0. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int tls_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fd_key fk = {.tgid = id >> 32, .fd = ctx->args[0]};
+	bpf_map_delete_elem(&plain_pos, &fk);
+	return 0;
+}
+
+/* ---- processes that start: userspace looks at them for TLS libraries ---------- */
+
+/* Tgids of traced processes that just exec'd, on a small ring of their own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} execs SEC(".maps");
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tls_on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	__u32 *e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	*e = id >> 32;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* A thread that dies inside SSL_* (or whose uretprobe never ran) leaves nothing. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tls_on_exit, struct task_struct *task)
+{
+	__u64 id = ((__u64)task->tgid << 32) | (__u32)task->pid;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	return 0;
+}

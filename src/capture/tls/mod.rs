@@ -1,0 +1,330 @@
+//! TLS plaintext: loads bpf/tls.bpf.c onto the main object's ring buffer and
+//! filter maps (shared by fd), and attaches its uprobes once per OpenSSL libssl
+//! file (device, inode) that a traced process maps, rescanning as processes come.
+
+mod maps;
+mod skel;
+
+use std::collections::HashSet;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
+
+use super::loader::{CaptureConfig, CaptureError, Scope};
+use super::skel::FlowtapSkel;
+use skel::{TlsSkel, TlsSkelBuilder};
+
+use maps::{is_openssl_libssl, openssl_libraries};
+
+/// Where a host's own libssl lives; attached at start, so that a short-lived
+/// process using it (curl) is covered before any rescan could see it.
+const HOST_LIBRARY_DIRS: [&str; 4] = [
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+];
+
+/// A process that just exec'd is looked at again this long after (its dynamic
+/// loader maps libssl after exec).
+const AFTER_EXEC: Duration = Duration::from_millis(100);
+
+/// Known pids are read again every this many rescans (a process may load libssl
+/// late, as Python does on `import ssl`); new pids at every one.
+const FULL_RESCAN_EVERY: u64 = 5;
+
+/// The TLS object, its uprobe links, and what was attached or refused.
+pub struct TlsProbes<'obj> {
+    skel: TlsSkel<'obj>,
+    links: Vec<Link>,
+    scope: Scope,
+    attached: HashSet<(u64, u64)>,
+    refused: HashSet<(u64, u64)>,
+    known_pids: HashSet<u32>,
+    reported_pids: HashSet<u32>,
+    rounds: u64,
+    /// Processes that exec'd, and when to look at them once more.
+    after_exec: Vec<(u32, Instant)>,
+    /// Processes whose TLS could not be hooked (each reported once on stderr).
+    pub unhookable: u64,
+}
+
+impl<'obj> TlsProbes<'obj> {
+    /// Loads the TLS programs against `main`'s ring buffer and filters and
+    /// attaches their syscall tracepoints; uprobes come with [`rescan`](Self::rescan).
+    pub fn load(
+        object: &'obj mut MaybeUninit<OpenObject>,
+        main: &FlowtapSkel<'_>,
+        config: &CaptureConfig,
+    ) -> Result<Self, CaptureError> {
+        let mut open = TlsSkelBuilder::default()
+            .open(object)
+            .map_err(CaptureError::bpf("opening the TLS BPF object"))?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .ok_or(CaptureError::Config(
+                "the TLS BPF object has no read-only data section".into(),
+            ))?;
+        rodata.trace_all = config.scope == Scope::AllProcesses;
+        rodata.max_payload = config.max_payload;
+        rodata.self_tgid = std::process::id();
+        let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
+        let shared = [
+            open.maps.events.reuse_fd(main.maps.events.as_fd()),
+            open.maps.drops.reuse_fd(main.maps.drops.as_fd()),
+            open.maps
+                .traced_cgroups
+                .reuse_fd(main.maps.traced_cgroups.as_fd()),
+            open.maps
+                .traced_tgids
+                .reuse_fd(main.maps.traced_tgids.as_fd()),
+        ];
+        if let Some(Err(e)) = shared.into_iter().find(Result::is_err) {
+            return Err(share(e));
+        }
+        let mut skel = open
+            .load()
+            .map_err(CaptureError::bpf("loading the TLS BPF programs"))?;
+        // Uprobe sections name no binary, so this attaches the tracepoints only.
+        skel.attach()
+            .map_err(CaptureError::bpf("attaching the TLS tracepoints"))?;
+        let mut probes = TlsProbes {
+            skel,
+            links: Vec::new(),
+            scope: config.scope.clone(),
+            attached: HashSet::new(),
+            refused: HashSet::new(),
+            known_pids: HashSet::new(),
+            reported_pids: HashSet::new(),
+            rounds: 0,
+            after_exec: Vec::new(),
+            unhookable: 0,
+        };
+        for dir in HOST_LIBRARY_DIRS {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if is_openssl_libssl(&name.to_string_lossy()) {
+                    // A host library is only a head start: failing here says nothing yet.
+                    let _ = probes.attach_library(&entry.path());
+                }
+            }
+        }
+        Ok(probes)
+    }
+
+    /// The ring on which the kernel names traced processes as they exec (a
+    /// `u32` tgid per record): hand each to [`exec`](Self::exec).
+    pub fn exec_ring(&self) -> Result<MapHandle, CaptureError> {
+        MapHandle::try_from(&self.skel.maps.execs)
+            .map_err(CaptureError::bpf("opening the TLS object's exec ring"))
+    }
+
+    /// A traced process just exec'd: looked at now and once more shortly.
+    pub fn exec(&mut self, pid: u32) {
+        self.known_pids.insert(pid);
+        self.scan_process(pid);
+        self.after_exec.push((pid, Instant::now() + AFTER_EXEC));
+    }
+
+    /// Looks again at processes whose exec was a moment ago.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        let due: Vec<u32> = self
+            .after_exec
+            .iter()
+            .filter(|(_, at)| *at <= now)
+            .map(|(pid, _)| *pid)
+            .collect();
+        self.after_exec.retain(|(_, at)| *at > now);
+        for pid in due {
+            self.scan_process(pid);
+        }
+    }
+
+    /// Looks at traced processes for libssl files not attached yet.
+    pub fn rescan(&mut self) {
+        self.rounds += 1;
+        let full = self.rounds % FULL_RESCAN_EVERY == 1;
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        let me = std::process::id();
+        let mut alive = HashSet::new();
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            alive.insert(pid);
+            if !full && self.known_pids.contains(&pid) {
+                continue;
+            }
+            if !self.is_traced(pid) {
+                continue;
+            }
+            self.known_pids.insert(pid);
+            self.scan_process(pid);
+        }
+        self.known_pids.retain(|p| alive.contains(p));
+        self.reported_pids.retain(|p| alive.contains(p));
+    }
+
+    fn is_traced(&self, pid: u32) -> bool {
+        match &self.scope {
+            Scope::AllProcesses => true,
+            Scope::ProcessTrees(_) => matches!(
+                self.skel
+                    .maps
+                    .traced_tgids
+                    .lookup(&pid.to_ne_bytes(), MapFlags::ANY),
+                Ok(Some(_))
+            ),
+            // The process's cgroup or one above it, as the kernel side decides.
+            Scope::Cgroups => cgroup_ids_of(pid).iter().any(|id| {
+                matches!(
+                    self.skel
+                        .maps
+                        .traced_cgroups
+                        .lookup(&id.to_ne_bytes(), MapFlags::ANY),
+                    Ok(Some(_))
+                )
+            }),
+        }
+    }
+
+    fn scan_process(&mut self, pid: u32) {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return;
+        };
+        let libs = openssl_libraries(&text);
+        if libs.is_empty() && is_node(pid) {
+            self.report(
+                pid,
+                "Node.js has OpenSSL built in and drives it through memory BIOs, \
+                 so its plaintext cannot be tied to a socket",
+            );
+        }
+        for lib in libs {
+            let path = PathBuf::from(format!("/proc/{pid}/root{}", lib.path));
+            if let Err(why) = self.attach_library(&path) {
+                self.report(pid, &format!("{}: {why}", lib.path));
+            }
+        }
+    }
+
+    /// One stderr line per process whose TLS flowtap cannot see.
+    fn report(&mut self, pid: u32, why: &str) {
+        if !self.reported_pids.insert(pid) {
+            return;
+        }
+        self.unhookable += 1;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        eprintln!(
+            "flowtap: TLS of process {pid} ({}) cannot be captured: {why}",
+            comm.trim()
+        );
+    }
+
+    /// Attaches the entry and return probes to one libssl, once per file.
+    fn attach_library(&mut self, path: &Path) -> Result<(), String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot open it ({e})"))?;
+        let key = (meta.dev(), meta.ino());
+        if self.attached.contains(&key) {
+            return Ok(());
+        }
+        if self.refused.contains(&key) {
+            return Err("it has no SSL_read/SSL_write symbols".into());
+        }
+        let progs = &self.skel.progs;
+        let mut links = Vec::new();
+        // SSL_read and SSL_write must be there; the _ex pair came with OpenSSL 1.1.1.
+        // The handshake calls only teach the SSL* -> fd cache.
+        let wanted: [(&ProgramMut<'_>, &str, bool); 7] = [
+            (&progs.ssl_read_enter, "SSL_read", true),
+            (&progs.ssl_write_enter, "SSL_write", true),
+            (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
+            (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
+            (&progs.ssl_handshake_enter, "SSL_do_handshake", false),
+            (&progs.ssl_handshake_enter, "SSL_accept", false),
+            (&progs.ssl_handshake_enter, "SSL_connect", false),
+        ];
+        for (prog, func, required) in wanted {
+            let attach = |retprobe: bool, prog: &ProgramMut<'_>| {
+                prog.attach_uprobe_with_opts(
+                    -1,
+                    path,
+                    0,
+                    UprobeOpts {
+                        retprobe,
+                        func_name: Some(func.to_string()),
+                        ..Default::default()
+                    },
+                )
+            };
+            match attach(false, prog)
+                .and_then(|entry| attach(true, &progs.ssl_exit_probe).map(|exit| [entry, exit]))
+            {
+                Ok(pair) => links.extend(pair),
+                Err(_) if !required => {}
+                Err(_) => {
+                    self.refused.insert(key);
+                    return Err(format!("it has no {func} symbol to attach to"));
+                }
+            }
+        }
+        self.attached.insert(key);
+        self.links.extend(links);
+        Ok(())
+    }
+}
+
+/// Whether the process runs a Node.js executable.
+fn is_node(pid: u32) -> bool {
+    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+        exe.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n == "node" || n == "nodejs")
+    })
+}
+
+/// The inodes of a process's cgroup v2 directory and of those above it (nearest
+/// first): what the kernel filters on.
+fn cgroup_ids_of(pid: u32) -> Vec<u64> {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return Vec::new();
+    };
+    let Some(rel) = text.lines().find_map(|l| l.strip_prefix("0::")) else {
+        return Vec::new();
+    };
+    let Some(mount) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|m| std::fs::metadata(format!("{m}{rel}")).is_ok())
+    else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    let mut path = rel;
+    while !path.is_empty() && path != "/" {
+        if let Ok(m) = std::fs::metadata(format!("{mount}{path}")) {
+            ids.push(m.ino());
+        }
+        path = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+    }
+    ids
+}
