@@ -3,11 +3,13 @@
 //! of the pipeline through a channel.
 
 mod decode;
+mod features;
 mod loader;
 mod poller;
 mod skel;
 mod tracefs;
 
 pub use decode::{decode, DecodeError};
+pub use features::{Feature, MIN_KERNEL};
 pub use loader::{CaptureConfig, CaptureError, Scope};
 pub use poller::{Capture, CaptureStats, Filters};

@@ -9,10 +9,12 @@ mod docker;
 mod map;
 mod selector;
 mod tracker;
+mod visibility;
 mod watch;
 
 pub use cgroup::CgroupRoot;
 pub use docker::{Docker, DockerError, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL};
 pub use map::ContainerMap;
 pub use selector::Selector;
+pub use visibility::cgroup_ids_unfindable;
 pub use watch::{watch, RETRY};

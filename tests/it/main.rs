@@ -11,5 +11,6 @@ mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod host;
 mod scenarios;
 mod support;

@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 
 use anyhow::Context;
 use flowtap::capture::Filters;
-use flowtap::containers::{watch, CgroupRoot, Docker, Selector};
+use flowtap::containers::{cgroup_ids_unfindable, watch, CgroupRoot, Docker, Selector};
 use flowtap::event::{ContainerAction, ContainerEvent, Event};
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,6 +64,9 @@ impl ContainerFeed {
             let running = runtime
                 .block_on(docker.running())
                 .context("listing containers")?;
+            if let Some(why) = cgroup_ids_unfindable(docker.cgroups(), &running) {
+                anyhow::bail!(why);
+            }
             for info in running {
                 let seen = ContainerEvent {
                     ts: 0,

@@ -34,13 +34,7 @@ const SLACK_NS: u64 = 200_000_000;
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let config = capture_config(&args)?;
-    let duration = match args.duration {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            bail!("--duration must be a positive number of seconds")
-        }
-        Some(secs) => Some(Duration::from_secs_f64(secs)),
-        None => None,
-    };
+    let duration = args.duration.map(capture_duration).transpose()?;
     let stop = stop_on_signals()?;
     let recorder = args.record.as_deref().map(open_trace).transpose()?;
     let sink = JsonLines::create(args.output.as_deref()).with_context(|| match &args.output {
@@ -84,7 +78,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
 
-    let deadline = duration.map(|d| Instant::now() + d);
+    let deadline = duration.and_then(|d| Instant::now().checked_add(d));
     let mut consumer = Consumer::new(Gate::new(selector), recorder, flows);
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -118,6 +112,16 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         stats.decode_errors
     );
     Ok(())
+}
+
+/// `--duration`, checked so that no value can overflow the deadline later.
+fn capture_duration(secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero() && Instant::now().checked_add(*d).is_some())
+        .with_context(|| {
+            format!("--duration {secs}: give a positive number of seconds the clock can reach")
+        })
 }
 
 fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
