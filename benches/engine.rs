@@ -9,9 +9,8 @@ use std::hint::black_box;
 
 use common::{keepalive_events, post, request, response};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use flowtap::containers::ContainerMap;
+use flowtap::event::Observer;
 use flowtap::event::{Direction, Event};
-use flowtap::flow::Observer;
 use flowtap::http::{Connection, Decoded, Decoder, Kind};
 use flowtap::pipeline::{Config, Pipeline};
 use flowtap::sink::JsonLines;
@@ -94,7 +93,6 @@ fn bench_connection(c: &mut Criterion) {
 }
 
 fn bench_sockets(c: &mut Criterion) {
-    let containers = ContainerMap::new();
     let events = keepalive_events(11, 100);
     let mut group = c.benchmark_group("sockets");
     group.throughput(Throughput::Elements(events.len() as u64));
@@ -103,7 +101,7 @@ fn bench_sockets(c: &mut Criterion) {
             || (Sockets::new(Limits::default()), Vec::new(), events.clone()),
             |(sockets, out, events)| {
                 for e in events.drain(..) {
-                    sockets.handle(black_box(e), &containers, out);
+                    sockets.handle(black_box(e), None, out);
                 }
                 out.clear();
             },
@@ -127,7 +125,7 @@ fn bench_sockets(c: &mut Criterion) {
             || (Sockets::new(Limits::default()), Vec::new(), many.clone()),
             |(sockets, out, events)| {
                 for e in events.drain(..) {
-                    sockets.handle(black_box(e), &containers, out);
+                    sockets.handle(black_box(e), None, out);
                 }
                 out.clear();
             },

@@ -3,7 +3,7 @@
 # compose app up, capture while its client makes a known mix of requests, and
 # leave flows.jsonl (plus the raw trace demo.trace.jsonl) with a one-line summary.
 #
-#   sudo scripts/demo.sh [extra flags for `flowtap capture`, e.g. --container demo_api_1]
+#   sudo scripts/demo.sh [extra flags for `flowtap capture`, e.g. --container flowtap-demo_api_1]
 #
 # Environment: FLOWS (default flows.jsonl), TRACE (default demo.trace.jsonl),
 # DEMO_OUT (default demo-out/: the client's manifest.json and capture.log),
@@ -11,7 +11,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DOCKER=/usr/bin/docker
-PROJECT=demo
+PROJECT=flowtap-demo  # a name no user project is likely to have: `down` below acts on it
 COMPOSE=(docker-compose -f "$ROOT/fixtures/demo/docker-compose.yml" -p "$PROJECT")
 FLOWS="$(realpath -m "${FLOWS:-flows.jsonl}")"
 TRACE="$(realpath -m "${TRACE:-demo.trace.jsonl}")"

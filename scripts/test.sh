@@ -8,6 +8,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --locked --all-targets
 # --test-threads=2: this is a 2-core machine; privileged tests serialise themselves.
-# The dockerd-restart test stops every container, so it runs alone, afterwards.
-cargo test --locked -- --include-ignored --test-threads=2 --skip dockerd_restart
-cargo test --locked --test it -- --ignored dockerd_restart
+cargo test --locked -- --include-ignored --test-threads=2

@@ -77,6 +77,13 @@ pub struct ReplayArgs {
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
+    /// Only these containers' flows (name or id), as a live capture with the same
+    /// flag would have traced them; repeatable.
+    #[arg(long = "container", value_name = "NAME|ID")]
+    pub containers: Vec<String>,
+    /// Only the flows of this compose project's containers.
+    #[arg(long, value_name = "NAME")]
+    pub compose_project: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -66,6 +66,15 @@ impl Event {
     }
 }
 
+/// Which end of a TCP connection the observing process is: the client connected,
+/// the server accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observer {
+    Client,
+    Server,
+}
+
 /// The thread that made a syscall.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {

@@ -12,6 +12,8 @@ pub mod flow;
 pub mod http;
 pub mod pipeline;
 pub mod procfs;
+pub mod selection;
+pub mod session;
 pub mod sink;
 pub mod sockets;
 pub mod trace;

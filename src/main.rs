@@ -30,6 +30,6 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Capture(args) => commands::capture::run(args),
         cli::Command::Replay(args) => commands::replay::run(args),
-        cli::Command::Containers(args) => commands::containers::run(args),
+        cli::Command::Containers(args) => commands::list_containers::run(args),
     }
 }

@@ -1,14 +1,16 @@
 //! The flow engine from the Event seam onward: container map, sockets, HTTP and a
 //! sink. `flowtap replay` and live `flowtap capture` drive the same [`Pipeline`].
 
+mod assemble;
+
 use std::fmt;
+use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
 use crate::clock::WallClock;
 use crate::containers::ContainerMap;
 use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
-use crate::flow::{Flow, FlowContext};
 use crate::http::{Connection, Exchange};
 use crate::sink::{Sink, SinkError};
 use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
@@ -127,9 +129,20 @@ impl<S: Sink> Pipeline<S> {
             }
             _ => {}
         }
-        self.sockets
-            .handle(event, &self.containers, &mut self.released);
+        let container_ip = match &event {
+            Event::Connect(c) => self.container_ip(c),
+            _ => None,
+        };
+        self.sockets.handle(event, container_ip, &mut self.released);
         self.flush_released()
+    }
+
+    /// The connecting process's container IP in the destination's address family:
+    /// what an outgoing connection's source IP falls back to.
+    fn container_ip(&self, c: &Connect) -> Option<IpAddr> {
+        let v4 = c.peer.map_or(true, |p| p.is_ipv4());
+        let container = self.containers.by_cgroup(c.task.cgroup)?;
+        container.ips.iter().copied().find(|ip| ip.is_ipv4() == v4)
     }
 
     /// Tells the pipeline that CLOCK_MONOTONIC reached `now` and that no later event
@@ -237,14 +250,14 @@ impl<S: Sink> Pipeline<S> {
         let Some(stream) = self.streams.get_mut(&id) else {
             return Ok(());
         };
-        let ctx = FlowContext {
+        let ctx = assemble::FlowContext {
             socket: &stream.info,
             containers: &self.containers,
             clock: &self.clock,
         };
         let mut result = Ok(());
         for exchange in exchanges {
-            let flow = Flow::new(&ctx, exchange, stream.exchanges);
+            let flow = assemble::flow(&ctx, exchange, stream.exchanges);
             stream.exchanges += 1;
             match self.sink.write(&flow) {
                 Ok(()) => self.summary.flows_written += 1,
@@ -263,6 +276,7 @@ mod tests {
     use super::*;
     use crate::bytes::Bytes;
     use crate::event::{Connect, Data, Getsockname, Syscall, Task};
+    use crate::flow::Flow;
 
     const REQUESTS: &[u8] = b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.1\r\n\r\n";
     const RESPONSES: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nAHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";

@@ -35,7 +35,7 @@ pub enum CaptureError {
          to load its BPF programs"
     )]
     Permission,
-    #[error("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: {0}")]
+    #[error("tracefs is not mounted, and mounting it in a private mount namespace failed: {0}")]
     Tracefs(io::Error),
     #[error("{what}")]
     Bpf {

@@ -16,6 +16,7 @@ use super::loader::{self, CaptureConfig, CaptureError, Scope};
 use super::{decode, features, tracefs};
 use crate::clock;
 use crate::event::Event;
+use crate::selection::CgroupFilter;
 
 /// The kernel wakes this thread only once a batch of records has piled up (see
 /// FT_WAKEUP_BYTES in bpf/flowtap.bpf.c), so a quiet ring is also read at this
@@ -29,14 +30,16 @@ pub struct Filters {
     tgids: MapHandle,
 }
 
-impl Filters {
-    pub fn trace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
+impl CgroupFilter for Filters {
+    type Error = CaptureError;
+
+    fn trace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
         self.cgroups
             .update(&cgroup.to_ne_bytes(), &[1], MapFlags::ANY)
             .map_err(CaptureError::bpf("adding a cgroup to the filter"))
     }
 
-    pub fn untrace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
+    fn untrace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
         match self.cgroups.delete(&cgroup.to_ne_bytes()) {
             Err(e) if e.kind() != libbpf_rs::ErrorKind::NotFound => {
                 Err(CaptureError::bpf("removing a cgroup from the filter")(e))
@@ -44,7 +47,9 @@ impl Filters {
             _ => Ok(()),
         }
     }
+}
 
+impl Filters {
     pub fn trace_pid(&self, pid: u32) -> Result<(), CaptureError> {
         self.tgids
             .update(&pid.to_ne_bytes(), &[1], MapFlags::ANY)
@@ -141,8 +146,9 @@ fn run(
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<Filters>,
 ) -> Result<CaptureStats, CaptureError> {
-    // Declared first so it is dropped last, after the programs are detached.
-    let _tracefs = tracefs::ensure_mounted().map_err(CaptureError::Tracefs)?;
+    // This thread attaches, so it is the one that needs tracefs; a mount it
+    // makes is its own, gone with it.
+    tracefs::ensure_mounted_for_this_thread().map_err(CaptureError::Tracefs)?;
     let mut object = MaybeUninit::uninit();
     let skel = loader::load(&mut object, &config)?;
     let maps = &skel.maps;

@@ -1,67 +1,64 @@
 //! libbpf attaches syscall tracepoints through tracefs, which a fresh machine may
-//! not have mounted (attach then fails with ENOENT). This mounts it for the
-//! capture's lifetime, and only when nobody else has.
+//! not have mounted (attach then fails with ENOENT). Where it is absent, the
+//! capture thread mounts it in a mount namespace of its own, so the host's mounts
+//! never change: no other process sees the mount, two captures never race over
+//! mounting and unmounting, and it goes away with the thread on every exit path.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::io;
 use std::path::Path;
 
-const TRACEFS: &str = "/sys/kernel/tracing";
+const TRACEFS: &CStr = c"/sys/kernel/tracing";
 /// Where libbpf looks first; debugfs automounts tracefs below it.
 const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
-
-/// Unmounts tracefs on drop if [`ensure_mounted`] mounted it.
-#[derive(Debug)]
-pub struct TracefsMount {
-    mounted_by_us: bool,
-}
 
 fn has_events(dir: &str) -> bool {
     Path::new(dir).join("events").is_dir()
 }
 
-/// Whether tracefs is reachable where libbpf looks for it.
+/// Whether tracefs is reachable where libbpf looks for it, in this thread's
+/// mount namespace.
 pub fn is_mounted() -> bool {
-    has_events(TRACEFS) || has_events(DEBUGFS_TRACING)
+    TRACEFS.to_str().is_ok_and(has_events) || has_events(DEBUGFS_TRACING)
 }
 
-/// Makes sure tracefs is reachable where libbpf looks for it.
-pub fn ensure_mounted() -> io::Result<TracefsMount> {
+/// Makes tracefs reachable for the calling thread. When it is not, the thread
+/// leaves the process's mount namespace for a copy of its own and mounts tracefs
+/// there; call it on a thread that attaches the programs and opens no files the
+/// rest of the process should see. Returns whether it mounted.
+pub fn ensure_mounted_for_this_thread() -> io::Result<bool> {
     if is_mounted() {
-        return Ok(TracefsMount {
-            mounted_by_us: false,
-        });
+        return Ok(false);
     }
-    let target = CString::new(TRACEFS).map_err(io::Error::other)?;
-    let fstype = CString::new("tracefs").map_err(io::Error::other)?;
-    // SAFETY: all pointers are valid NUL-terminated strings that outlive the call;
-    // tracefs takes no mount data.
-    let rc = unsafe {
-        libc::mount(
-            fstype.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
+    // SAFETY: unshare and mount take no pointers but the NUL-terminated strings
+    // below, which outlive the calls. CLONE_NEWNS (which implies CLONE_FS) is
+    // allowed in a multithreaded process and applies to the calling thread only.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The copy's mounts are still peers of the host's: make them receive
+        // only, so the mount below cannot propagate back.
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::mount(
+            c"tracefs".as_ptr(),
+            TRACEFS.as_ptr(),
+            c"tracefs".as_ptr(),
             0,
             std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(TracefsMount {
-        mounted_by_us: true,
-    })
-}
-
-impl Drop for TracefsMount {
-    fn drop(&mut self) {
-        if !self.mounted_by_us {
-            return;
-        }
-        if let Ok(target) = CString::new(TRACEFS) {
-            // SAFETY: valid NUL-terminated path. Lazy, so a tool that opened tracefs
-            // meanwhile keeps working; failure leaves it mounted, which is harmless.
-            unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
         }
     }
+    Ok(true)
 }

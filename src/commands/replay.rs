@@ -1,8 +1,13 @@
-//! `flowtap replay TRACE`: a recorded trace through the same pipeline as live capture.
+//! `flowtap replay TRACE`: a recorded trace through the same pipeline as live
+//! capture, with the same container selection when one is given.
+
+use std::fs::File;
 
 use anyhow::Context as _;
 
 use flowtap::pipeline::{Config, Pipeline};
+use flowtap::selection::Selector;
+use flowtap::session::Session;
 use flowtap::sink::JsonLines;
 use flowtap::trace::TraceReader;
 
@@ -19,12 +24,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
         max_body: args.max_body,
         ..Config::default()
     };
-    let mut pipeline = Pipeline::new(config, sink);
+    let selector = Selector::new(args.containers, args.compose_project);
+    let mut session: Session<_, File> = Session::offline(selector, Pipeline::new(config, sink));
     for event in trace {
         let event = event.with_context(|| format!("replaying {}", args.trace.display()))?;
-        pipeline.handle(event)?;
+        session.take(event)?;
     }
-    let summary = pipeline.finish()?;
+    let summary = session.finish()?;
     eprintln!("flowtap: {summary}");
     Ok(())
 }

@@ -3,8 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::event::{Direction, Nanos};
-use crate::flow::Observer;
+use crate::event::{Direction, Nanos, Observer};
 
 use super::decoder::{Decoded, Decoder, Kind, Stop};
 use super::message::Message;

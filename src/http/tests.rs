@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::event::Direction::{self, Recv, Send};
-use crate::flow::Observer;
+use crate::event::Observer;
 
 const MAX_BODY: usize = 1 << 20;
 

@@ -12,12 +12,10 @@ use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
-use crate::containers::ContainerMap;
 use crate::event::{
-    Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, SockAddrs,
-    Task,
+    Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, Observer,
+    SockAddrs, Task,
 };
-use crate::flow::Observer;
 
 pub use socket::{Address, AddressSource, SocketId, SocketInfo};
 use socket::{HeldData, Socket};
@@ -139,11 +137,17 @@ impl Sockets {
     /// Applies one socket event (others are ignored), after the deadlines up to its time.
     /// Takes the event by value: a data event's payload moves on into what is
     /// released, rather than being copied once more.
-    pub fn handle(&mut self, event: Event, containers: &ContainerMap, out: &mut Vec<Released>) {
+    ///
+    /// `container_ip` matters for a [`Connect`] only: the connecting process's
+    /// container IP in the destination's address family, which the caller (who
+    /// knows the containers) looks up. An outgoing connection whose process never
+    /// calls getsockname, and whose local end the kernel did not show, gets its
+    /// source IP from it.
+    pub fn handle(&mut self, event: Event, container_ip: Option<IpAddr>, out: &mut Vec<Released>) {
         self.advance_time(event.ts(), out);
         match event {
             Event::Accept(e) => self.accept(&e, out),
-            Event::Connect(e) => self.connect(&e, containers, out),
+            Event::Connect(e) => self.connect(&e, container_ip, out),
             Event::Getsockname(e) => self.getsockname(&e, out),
             Event::Socket(e) => self.existing(&e, out),
             Event::Data(e) => self.data(e, out),
@@ -216,14 +220,10 @@ impl Sockets {
         s.info.peer = peer.unwrap_or_default();
     }
 
-    fn connect(&mut self, e: &Connect, containers: &ContainerMap, out: &mut Vec<Released>) {
+    fn connect(&mut self, e: &Connect, container_ip: Option<IpAddr>, out: &mut Vec<Released>) {
         if !e.is_pending_or_ok() {
             return;
         }
-        let container_ip = containers.by_cgroup(e.task.cgroup).and_then(|c| {
-            let v4 = e.peer.map_or(true, |p| p.is_ipv4());
-            c.ips.iter().copied().find(|ip: &IpAddr| ip.is_ipv4() == v4)
-        });
         let s = self.open(
             e.ts,
             &e.task,

@@ -6,8 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
-use crate::event::{Direction, Nanos, SockAddrs, Task};
-use crate::flow::Observer;
+use crate::event::{Direction, Nanos, Observer, SockAddrs, Task};
 
 /// Which observation gave an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

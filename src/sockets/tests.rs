@@ -62,12 +62,35 @@ fn close(ts: Nanos, fd: i32) -> Event {
 }
 
 fn run(sockets: &mut Sockets, events: &[Event]) -> Vec<Released> {
-    let containers = ContainerMap::new();
     let mut out = Vec::new();
     for e in events {
-        sockets.handle(e.clone(), &containers, &mut out);
+        sockets.handle(e.clone(), None, &mut out);
     }
     out
+}
+
+#[test]
+fn an_outgoing_connection_with_no_local_address_takes_the_container_ip() {
+    let connect = Event::Connect(Connect {
+        ts: S,
+        task: task(1),
+        fd: 4,
+        peer: Some("10.0.0.9:80".parse().unwrap()),
+        result: 0,
+        sock: None,
+    });
+    let mut sockets = Sockets::new(Limits::default());
+    let mut out = Vec::new();
+    sockets.handle(connect, "172.18.0.5".parse().ok(), &mut out);
+    sockets.handle(data(2 * S, 4, 0, b"GET / HTTP/1.1\r\n\r\n"), None, &mut out);
+    sockets.finish(&mut out);
+    let Some(Released::Open(info)) = out.first() else {
+        panic!("opened first: {out:?}");
+    };
+    assert_eq!(info.local.ip, "172.18.0.5".parse().ok());
+    assert_eq!(info.local.port, None);
+    assert_eq!(info.local.source, Some(AddressSource::Container));
+    assert_eq!(info.peer.source, Some(AddressSource::Connect));
 }
 
 fn payloads(out: &[Released]) -> Vec<Vec<u8>> {
@@ -267,13 +290,12 @@ proptest! {
         };
         let ticked = {
             let mut s = Sockets::new(Limits::default());
-            let containers = ContainerMap::new();
             let mut out = Vec::new();
             for (i, e) in events.iter().enumerate() {
                 if ticks[i] {
                     s.advance_time(e.ts() - 1, &mut out);
                 }
-                s.handle(e.clone(), &containers, &mut out);
+                s.handle(e.clone(), None, &mut out);
             }
             s.finish(&mut out);
             out

@@ -368,24 +368,124 @@ fn files_pipes_unix_and_udp_produce_no_data_events() {
     assert!(tcp_payload, "the TCP message itself was captured");
 }
 
+/// Where tracefs can be mounted: flowtap's own mount point and debugfs's.
+const TRACEFS_DIRS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// The tracefs lines of a mount table.
+fn tracefs_mounts(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter(|l| l.contains(" - tracefs "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn own_tracefs_mounts() -> Vec<String> {
+    tracefs_mounts(&std::fs::read_to_string("/proc/thread-self/mountinfo").expect("mountinfo"))
+}
+
+fn host_tracefs_mounts() -> Vec<String> {
+    tracefs_mounts(&std::fs::read_to_string("/proc/1/mountinfo").expect("pid 1 mountinfo"))
+}
+
+/// Runs `f` on a thread of its own in a private mount namespace without tracefs:
+/// a fresh machine as flowtap sees it, while the host's mounts stay as they are.
+/// Processes the thread starts inherit the namespace.
+fn without_tracefs<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // SAFETY: plain syscalls on NUL-terminated literals; they affect
+                // only this thread, which the scope ends.
+                unsafe {
+                    assert_eq!(libc::unshare(libc::CLONE_NEWNS), 0, "unshare -m");
+                    assert_eq!(
+                        libc::mount(
+                            std::ptr::null(),
+                            c"/".as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_REC | libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        ),
+                        0,
+                        "make the namespace private"
+                    );
+                }
+                for dir in TRACEFS_DIRS {
+                    while Path::new(dir).join("events").exists() {
+                        let status = Command::new("umount").arg(dir).status().expect("umount");
+                        assert!(status.success(), "umount {dir} in the private namespace");
+                    }
+                }
+                assert!(own_tracefs_mounts().is_empty());
+                f()
+            })
+            .join()
+            .expect("the private-namespace thread")
+    })
+}
+
 #[test]
 #[ignore = "needs root and BPF; run via scripts/test.sh"]
-fn mounts_tracefs_when_it_is_absent_and_unmounts_after() {
+fn attaches_without_tracefs_and_leaves_the_mounts_as_they_were() {
     let _guard = privileged();
-    let events_dir = Path::new("/sys/kernel/tracing/events");
-    while events_dir.exists() {
-        let status = Command::new("umount")
-            .arg("/sys/kernel/tracing")
-            .status()
-            .expect("run umount");
-        assert!(status.success(), "could not unmount tracefs for the test");
-    }
-    let (result, events) = run_capture("python", &[], &[]);
+    let host_before = host_tracefs_mounts();
+    let (left_behind, (result, events)) = without_tracefs(|| {
+        let captured = run_capture("python", &[], &[]);
+        (own_tracefs_mounts(), captured)
+    });
     check_exchange(&result, &events, "127.0.0.1", b"echo:");
-    assert!(
-        !events_dir.exists(),
-        "flowtap leaves tracefs as it found it"
+    assert_eq!(
+        left_behind,
+        Vec::<String>::new(),
+        "flowtap mounted tracefs where its caller can see it"
     );
+    assert_eq!(
+        host_tracefs_mounts(),
+        host_before,
+        "the host's mounts changed"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn interleaved_captures_all_attach() {
+    let _guard = privileged();
+    let mut traced = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let pid = traced.id().to_string();
+    let outcomes = without_tracefs(|| {
+        // Each starts while the one before is attaching, running or stopping.
+        let captures: Vec<_> = (0..8)
+            .map(|i| {
+                let child = Command::new(flowtap_bin())
+                    .args(["capture", "--pid", &pid, "-o", "/dev/null", "--duration"])
+                    .arg(if i % 2 == 0 { "1" } else { "0.3" })
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn flowtap");
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                child
+            })
+            .collect();
+        let outcomes: Vec<_> = captures
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait for flowtap"))
+            .collect();
+        (outcomes, own_tracefs_mounts())
+    });
+    let _ = traced.kill();
+    let _ = traced.wait();
+    let (outcomes, left_behind) = outcomes;
+    for (i, out) in outcomes.iter().enumerate() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "capture {i} failed: {stderr}");
+        assert!(
+            stderr.contains("ready"),
+            "capture {i} never attached: {stderr}"
+        );
+    }
+    assert!(left_behind.is_empty(), "{left_behind:?}");
 }
 
 #[test]

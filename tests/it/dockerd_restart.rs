@@ -1,13 +1,18 @@
 //! A capture outlives a Docker daemon restart: it reconnects and goes on naming
-//! and tracing new containers. This stops dockerd (and with it every container),
-//! so scripts/test.sh runs it on its own, after the rest.
+//! and tracing new containers. The daemon restarted is a private one this test
+//! starts (its own socket, data root, exec root, pid file and config, no bridge,
+//! no iptables or forwarding changes) and removes afterwards: the machine's
+//! Docker and its containers are never touched.
 
-use std::process::Command;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{build_images, privileged, python_container, repo_root, LiveCapture};
+use crate::support::{
+    build_images_with_env, privileged, wait_with_timeout, LiveCapture, BASE_IMAGE,
+};
 
 /// A container that serves and fetches one page over its own loopback.
 const PROBE: &str = r#"
@@ -20,48 +25,152 @@ except urllib.error.HTTPError as e:
     print(e.code)
 "#;
 
-fn docker_answers() -> bool {
-    Command::new("/usr/bin/docker")
-        .arg("info")
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// A dockerd of this test's own, under a directory of its own.
+struct PrivateDockerd {
+    dir: PathBuf,
+    host: String,
+    daemon: Option<Child>,
+}
+
+impl PrivateDockerd {
+    fn start() -> PrivateDockerd {
+        // Short: the socket's path must fit in a sockaddr_un.
+        let dir = PathBuf::from(format!("/tmp/ft-dockerd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("private dockerd dir");
+        std::fs::write(dir.join("daemon.json"), "{}").expect("daemon.json");
+        let host = format!("unix://{}", dir.join("docker.sock").display());
+        let mut d = PrivateDockerd {
+            dir,
+            host,
+            daemon: None,
+        };
+        d.launch();
+        d
+    }
+
+    fn launch(&mut self) {
+        let path = |p: &str| self.dir.join(p).display().to_string();
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("dockerd.log"))
+            .expect("dockerd.log");
+        let daemon = Command::new("dockerd")
+            .args(["--host", &self.host])
+            .args(["--data-root", &path("data")])
+            .args(["--exec-root", &path("exec")])
+            .args(["--pidfile", &path("docker.pid")])
+            .args(["--config-file", &path("daemon.json")])
+            .args(["--bridge", "none", "--iptables=false", "--ip-forward=false"])
+            .args(["--ip-masq=false"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        self.daemon = Some(daemon);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.answers() {
+            assert!(
+                Instant::now() < deadline,
+                "private dockerd did not answer; see {}",
+                self.dir.join("dockerd.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Stops the daemon, as `systemctl stop docker` would: SIGTERM, then wait.
+    fn stop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe { libc::kill(daemon.id() as i32, libc::SIGTERM) };
+            wait_with_timeout(&mut daemon, Duration::from_secs(60));
+        }
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("DOCKER_HOST", self.host.as_str())]
+    }
+
+    fn docker(&self) -> Command {
+        let mut c = Command::new("/usr/bin/docker");
+        c.env("DOCKER_HOST", &self.host);
+        c
+    }
+
+    fn answers(&self) -> bool {
+        self.docker()
+            .arg("info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        self.stop();
+        // The daemon unmounts what it mounted when it stops; whatever it left
+        // below our directory is ours to take away.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut ours: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(1))
+            .filter(|m| Path::new(m).starts_with(&self.dir))
+            .collect();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in ours {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[test]
-#[ignore = "restarts dockerd; scripts/test.sh runs it alone, after the rest"]
+#[ignore = "needs root, BPF and dockerd; run via scripts/test.sh"]
 fn capture_survives_a_dockerd_restart() {
     let _guard = privileged();
-    build_images();
+    let mut dockerd = PrivateDockerd::start();
+    build_images_with_env(&dockerd.env());
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = dir.path().join("flows.jsonl");
-    let mut live = LiveCapture::start(&["capture", "-o", flows.to_str().expect("utf-8")]);
+    let mut live = LiveCapture::start_with_env(
+        &["capture", "-o", flows.to_str().expect("utf-8")],
+        &dockerd.env(),
+    );
 
-    let stopped = Command::new("pkill")
-        .args(["-TERM", "-x", "dockerd"])
-        .status()
-        .expect("pkill");
-    assert!(stopped.success(), "no dockerd to stop");
-    for _ in 0..300 {
-        if !docker_answers() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    dockerd.stop();
     assert!(
         live.wait_for("lost Docker", Duration::from_secs(30)),
         "flowtap did not notice"
     );
-    let started = Command::new(repo_root().join("scripts/start-docker.sh"))
-        .status()
-        .expect("start-docker.sh");
-    assert!(started.success());
+    dockerd.launch();
     assert!(
         live.wait_for("reconnected", Duration::from_secs(30)),
         "flowtap did not reconnect"
     );
 
-    let name = format!("flowtap-restart-{}", std::process::id());
-    let run = python_container(&name, &[], PROBE);
+    let name = format!("ft-restart-{}", std::process::id());
+    let run = dockerd
+        .docker()
+        .args(["run", "--rm", "--network", "none", "--name", &name])
+        .args([
+            "-v",
+            "/usr:/usr:ro",
+            BASE_IMAGE,
+            "/usr/bin/python3",
+            "-c",
+            PROBE,
+        ])
+        .output()
+        .expect("docker run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "404");
     std::thread::sleep(Duration::from_secs(1));
     let (status, stderr) = live.stop();

@@ -70,7 +70,11 @@ impl Sleeper {
         let _ = Command::new("/usr/bin/docker")
             .args(["rm", "-f", name])
             .output();
-        python_container(name, &["-d"], "import time; time.sleep(60)");
+        python_container(
+            name,
+            &["-d", "--network", "none"],
+            "import time; time.sleep(60)",
+        );
         Sleeper(name)
     }
 }

@@ -12,5 +12,6 @@ mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod host;
+mod manners;
 mod scenarios;
 mod support;

@@ -43,8 +43,14 @@ pub struct LiveCapture {
 
 impl LiveCapture {
     pub fn start(args: &[&str]) -> LiveCapture {
+        Self::start_with_env(args, &[])
+    }
+
+    /// As [`start`](Self::start), with these environment variables set too.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> LiveCapture {
         let mut child = Command::new(flowtap_bin())
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -196,7 +202,13 @@ pub const BASE_IMAGE: &str = "flowtap-base:2";
 
 /// Builds the local images the Docker tests run (idempotent).
 pub fn build_images() {
+    build_images_with_env(&[]);
+}
+
+/// As [`build_images`], e.g. for another daemon through `DOCKER_HOST`.
+pub fn build_images_with_env(env: &[(&str, &str)]) {
     let built = Command::new(repo_root().join("scripts/build-images.sh"))
+        .envs(env.iter().copied())
         .status()
         .expect("run scripts/build-images.sh");
     assert!(built.success(), "building the test images failed");

@@ -8,20 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use flowtap::capture::{Capture, CaptureConfig, Scope};
 use flowtap::clock;
+use flowtap::containers::{ContainerFeed, FeedError};
+use flowtap::event::Event;
 use flowtap::pipeline::{self, Pipeline};
+use flowtap::selection::{CgroupFilter, Selector};
+use flowtap::session::Session;
 use flowtap::sink::JsonLines;
 use flowtap::trace::TraceWriter;
 
 use crate::cli::CaptureArgs;
-
-mod consumer;
-mod containers;
-mod gate;
-
-use consumer::Consumer;
-use containers::{ContainerFeed, DockerRole};
-use flowtap::containers::Selector;
-use gate::Gate;
 
 /// Events buffered between the capture thread and this one.
 const CHANNEL_DEPTH: usize = 16 * 1024;
@@ -57,11 +52,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
     let selector = Selector::new(args.containers.clone(), args.compose_project.clone());
     // Containers are traced by default, or when selected; otherwise Docker only names.
-    let role = if config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all() {
-        DockerRole::Trace
-    } else {
-        DockerRole::Name
-    };
+    let traces_containers =
+        config.scope == Scope::Cgroups && cgroups.is_empty() || !selector.is_all();
 
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
     let container_events = tx.clone();
@@ -69,8 +61,11 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     for id in cgroups {
         capture.filters().trace_cgroup(id)?;
     }
-    let mut feed =
-        ContainerFeed::start(selector.clone(), capture.filters(), container_events, role)?;
+    let mut feed = follow_docker(
+        &selector,
+        traces_containers.then(|| capture.filters()),
+        container_events,
+    )?;
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
@@ -79,7 +74,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     );
 
     let deadline = duration.and_then(|d| Instant::now().checked_add(d));
-    let mut consumer = Consumer::new(Gate::new(selector), recorder, flows);
+    let mut consumer = Session::live(selector, recorder, flows);
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
             // The channel closes once both the kernel and the Docker side are done.
@@ -106,9 +101,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         }
     }
     let stats = capture.join()?;
-    let (summary, tail) = consumer.finish()?;
+    let summary = consumer.finish()?;
     eprintln!(
-        "flowtap: {summary}, {} undecodable records{tail}",
+        "flowtap: {summary}, {} undecodable records",
         stats.decode_errors
     );
     Ok(())
@@ -122,6 +117,34 @@ fn capture_duration(secs: f64) -> anyhow::Result<Duration> {
         .with_context(|| {
             format!("--duration {secs}: give a positive number of seconds the clock can reach")
         })
+}
+
+/// Starts following Docker. With a `filter`, containers are what is traced and
+/// no Docker is an error; without, Docker only names containers and its absence
+/// is a warning.
+fn follow_docker<F>(
+    selector: &Selector,
+    filter: Option<Arc<F>>,
+    events: mpsc::SyncSender<Event>,
+) -> anyhow::Result<Option<ContainerFeed>>
+where
+    F: CgroupFilter + Send + Sync + 'static,
+    F::Error: std::fmt::Display,
+{
+    let traces = filter.is_some();
+    match ContainerFeed::start(selector.clone(), filter, events) {
+        Ok(feed) => Ok(Some(feed)),
+        Err(e @ FeedError::Docker(_)) if !traces => {
+            eprintln!("flowtap: warning: {e}; containers will not be named");
+            Ok(None)
+        }
+        Err(e @ FeedError::Docker(_)) => Err(e).context(if selector.is_all() {
+            "tracing containers needs Docker (or use --all-processes, --pid or --cgroup)"
+        } else {
+            "--container and --compose-project need Docker"
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {

@@ -5,13 +5,15 @@
 
 use hashbrown::HashMap;
 
-use flowtap::containers::Selector;
-use flowtap::event::{ContainerAction, Event};
+use crate::event::{ContainerAction, Event};
+
+use super::Selector;
 
 /// Held events of one undecided cgroup are capped; past it they are dropped, and
 /// counted, rather than letting a container Docker never describes grow memory.
 const MAX_HELD_EVENTS: usize = 65_536;
 
+#[derive(Debug)]
 pub struct Gate {
     selector: Selector,
     pending: HashMap<u64, Vec<Event>>,
@@ -81,7 +83,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowtap::event::{Close, ContainerEvent, ContainerInfo, Task};
+    use crate::event::{Close, ContainerEvent, ContainerInfo, Task};
 
     fn container(action: ContainerAction, project: Option<&str>) -> Event {
         Event::Container(ContainerEvent {
