@@ -30,6 +30,10 @@ pub struct Flow {
     /// and flowtap stops parsing it; null otherwise.
     pub tunnel: Option<String>,
     pub incomplete: Option<String>,
+    /// Framing signs the two ends may read differently (request smuggling), from
+    /// the request and the response; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

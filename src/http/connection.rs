@@ -243,11 +243,19 @@ impl Connection {
         let mut responses = std::mem::take(&mut self.done_responses);
         responses.extend(self.responses.take_partial());
         for request in requests {
+            let response = responses.pop_front();
+            // An early answer (400, 413) to a request whose body then stopped.
+            let early = !request.complete && response.as_ref().is_some_and(|r| r.complete);
+            let incomplete = if early {
+                "request cut short after an early response".to_string()
+            } else {
+                reason.to_string()
+            };
             out.push(Exchange {
                 observer,
                 request,
-                response: responses.pop_front(),
-                incomplete: Some(reason.to_string()),
+                response,
+                incomplete: Some(incomplete),
             });
         }
     }

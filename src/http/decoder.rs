@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use crate::event::Nanos;
 
-use super::framing::{request_framing, response_framing, Framing};
+use super::framing::{anomalies, request_framing, response_framing, Framing};
 use super::message::{Body, Head, Headers, Message, RequestHead, ResponseHead};
 
 /// Longest head (or chunk-size line, or trailer section) we buffer before giving up.
@@ -362,6 +362,7 @@ impl Decoder {
                 }
             },
         };
+        let anomalies = anomalies(head.headers());
         self.current = Some(Message {
             head,
             body: Body::default(),
@@ -370,6 +371,7 @@ impl Decoder {
             end: ts,
             complete: false,
             tunnel: None,
+            anomalies,
         });
         match framing {
             Ok(Framing::Length(0)) => self.finish_message(ts, out),
@@ -383,10 +385,9 @@ impl Decoder {
                 self.stop_after_message = true;
                 self.finish_message(ts, out);
             }
-            Err(why) => {
-                self.current = None;
-                self.stop(Stop::Malformed(why.into()), out);
-            }
+            // The head stays: the flow shows the request (or response) that
+            // could not be framed, and why.
+            Err(why) => self.stop(Stop::Malformed(why.into()), out),
         }
     }
 

@@ -82,6 +82,10 @@ pub struct Message {
     /// Set on a `101 Switching Protocols` (the Upgrade protocol) or a successful
     /// CONNECT ("connect"): the bytes after it are not HTTP.
     pub tunnel: Option<String>,
+    /// Framing signs a peer may read differently (request smuggling), e.g.
+    /// "transfer-encoding with content-length"; the message is framed as RFC
+    /// 9112 says all the same.
+    pub anomalies: Vec<&'static str>,
 }
 
 impl Message {

@@ -49,6 +49,14 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
         .as_ref()
         .map(|r| r.end.saturating_sub(exchange.request.start) / 1_000);
     let tunnel = exchange.response.as_ref().and_then(|r| r.tunnel.clone());
+    let anomalies = (exchange.request.anomalies.iter())
+        .map(|a| format!("request: {a}"))
+        .chain(
+            (exchange.response.iter())
+                .flat_map(|r| r.anomalies.iter())
+                .map(|a| format!("response: {a}")),
+        )
+        .collect();
     Flow {
         id: format!("{}-{}-{}-{}", s.id.pid, s.id.fd, s.id.generation, index),
         observer: exchange.observer,
@@ -68,6 +76,7 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
         },
         tunnel,
         incomplete: exchange.incomplete,
+        anomalies,
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod capture;
 mod corpus;
+mod corpus_framing;
 mod demo;
 mod docker;
 mod dockerd_restart;
