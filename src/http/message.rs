@@ -46,6 +46,8 @@ pub struct Body {
     /// Fewer bytes were kept than the body had: over the cap, not captured by the
     /// kernel, lost on the way (a gap inside the body), or never finished.
     pub truncated: bool,
+    /// Some of the truncation is the global budget for bodies in progress.
+    pub over_budget: bool,
 }
 
 impl Body {
@@ -89,6 +91,16 @@ pub struct Message {
 }
 
 impl Message {
+    /// About what this message holds in memory: its record, header text, kept
+    /// body and trailers. What per-connection byte budgets count.
+    pub fn held_bytes(&self) -> usize {
+        let fields = |h: &Headers| h.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>();
+        std::mem::size_of::<Message>()
+            + fields(self.head.headers())
+            + fields(&self.trailers)
+            + self.body.kept.len()
+    }
+
     pub fn request(&self) -> Option<&RequestHead> {
         match &self.head {
             Head::Request(r) => Some(r),

@@ -156,6 +156,7 @@ mod tests {
             kept: b"ok".to_vec(),
             size: 2,
             truncated: false,
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_string(&text).unwrap(),
@@ -165,6 +166,7 @@ mod tests {
             kept: vec![0xff],
             size: 9,
             truncated: true,
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_string(&bin).unwrap(),

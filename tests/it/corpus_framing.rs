@@ -1,7 +1,7 @@
-//! Fixture scenarios for HTTP framing anomalies: headers that two parsers may
-//! read differently (request smuggling signs) and responses sent early.
+//! Fixture scenarios for HTTP framing anomalies (headers that two parsers may
+//! read differently, responses sent early) and for the byte budgets.
 
-use crate::corpus::{case, Case};
+use crate::corpus::{case, with_args, Case};
 use crate::scenarios::task;
 
 const API: &str = "172.18.0.2:8000";
@@ -90,6 +90,19 @@ pub fn cases() -> Vec<Case> {
                     b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbad",
                 )
                 .close(&c, 3);
+        }),
+        with_args("body-budget", &["--body-budget", "8"], |t| {
+            // Bodies in progress may keep 8 bytes in all: the body is cut and
+            // the flow says why.
+            t.accept(s, 5, Some(CLIENT), None)
+                .getsockname(s, 5, API)
+                .recv(
+                    s,
+                    5,
+                    b"POST /a HTTP/1.1\r\nContent-Length: 12\r\n\r\nhello world!",
+                )
+                .send(s, 5, OK)
+                .close(s, 5);
         }),
     ]
 }

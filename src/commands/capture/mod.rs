@@ -39,6 +39,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let flows = Pipeline::new(
         pipeline::Config {
             max_body: args.max_body,
+            body_budget: args.body_budget,
             ..Default::default()
         },
         sink,
