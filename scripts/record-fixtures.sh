@@ -30,3 +30,10 @@ for scenario in "${SCENARIOS[@]}"; do
   tail -1 "$log" >&2
   rm -f "$log"
 done
+
+# HTTP/2 and gRPC (tests/programs/http2.py): the live tests keep their traces as
+# fixtures/live-h2-<scenario>.trace.jsonl when FLOWTAP_RECORD_DIR says where.
+if [ $# -eq 0 ]; then
+  FLOWTAP_RECORD_DIR="$PWD/fixtures" cargo test --quiet --test it http2:: -- \
+    --include-ignored --test-threads=1 --skip h2load
+fi

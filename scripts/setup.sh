@@ -36,6 +36,17 @@ NEEDS=(
   "flock util-linux"
   "unshare util-linux"
   "tmux tmux"
+  # View and HAR tests (issue 13): Playwright (npm ci in tests/har) replays a
+  # captured HAR in Debian's Chromium; the live view runs under tmux.
+  "chromium chromium"
+  "npm npm"
+  # HTTP/2 and gRPC tests (tests/programs/http2.py): nghttpd, nghttp and h2load,
+  # Debian's python3 with grpcio and h2.
+  "nghttpd nghttp2-server"
+  "nghttp nghttp2-client"
+  "/usr/lib/python3/dist-packages/grpc/__init__.py python3-grpcio"
+  "/usr/lib/python3/dist-packages/h2/__init__.py python3-h2"
+  "/usr/share/gocode/src/golang.org/x/net/http2/h2c/h2c.go golang-golang-x-net-dev"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

@@ -1,6 +1,7 @@
 //! Byte strings as they appear in trace and flow files: `{"text": "…"}` when the
 //! bytes are valid UTF-8, `{"base64": "…"}` otherwise. One encoding for payloads
-//! and bodies, so a reader never guesses.
+//! and bodies, so a reader never guesses. Formats that are not for people (the
+//! compact trace) get the raw bytes.
 
 use std::fmt;
 
@@ -50,6 +51,9 @@ impl fmt::Debug for Bytes {
 
 impl Serialize for Bytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if !serializer.is_human_readable() {
+            return serializer.serialize_bytes(&self.0);
+        }
         let mut map = serializer.serialize_map(Some(1))?;
         match std::str::from_utf8(&self.0) {
             Ok(text) => map.serialize_entry("text", text)?,
@@ -61,6 +65,9 @@ impl Serialize for Bytes {
 
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !deserializer.is_human_readable() {
+            return deserializer.deserialize_byte_buf(BytesVisitor);
+        }
         deserializer.deserialize_map(BytesVisitor)
     }
 }
@@ -72,6 +79,14 @@ impl<'de> Visitor<'de> for BytesVisitor {
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(r#"an object with one key, "text" or "base64""#)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+        Ok(Bytes(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+        Ok(Bytes(v))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bytes, A::Error> {

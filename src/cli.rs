@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::output::Format;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flowtap",
@@ -23,14 +25,40 @@ pub enum Command {
     Replay(ReplayArgs),
     /// List the containers flowtap sees.
     Containers(ContainersArgs),
+    /// Convert a flows file (JSON Lines) to HAR 1.2, one entry per exchange.
+    Har(HarArgs),
+    /// Follow a flows file (or stdin) as one line per exchange.
+    View(ViewArgs),
+    /// Print a trace (either format) as JSON Lines, one event a line.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// The trace file.
+    pub trace: PathBuf,
+    /// Write here ("-" or absent: stdout); a .jsonl or .json name gets JSON Lines,
+    /// any other the compact format (so this also converts JSON to compact).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct CaptureArgs {
-    /// Write flows here as JSON Lines ("-" or absent: stdout).
+    /// Write flows here ("-" or absent: stdout); a `.har` name writes HAR.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Also record every raw event to this trace file, for `flowtap replay`.
+    /// Output format (default: HAR for a `.har` file, else JSON Lines).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// One flow per exchange when both ends are traced (HAR always merges).
+    #[arg(long)]
+    pub merge: bool,
+    /// How long a flow waits for the other end's flow of its exchange when merging.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub merge_wait: f64,
+    /// Also record every raw event to this trace file, for `flowtap replay`: JSON
+    /// Lines when it ends in .jsonl or .json, the compact binary format otherwise.
     #[arg(long, value_name = "TRACE")]
     pub record: Option<PathBuf>,
     /// Stop after this many seconds (default: until SIGINT/SIGTERM).
@@ -75,9 +103,15 @@ pub struct CaptureArgs {
 pub struct ReplayArgs {
     /// The trace file to replay.
     pub trace: PathBuf,
-    /// Write flows here as JSON Lines ("-" or absent: stdout).
+    /// Write flows here ("-" or absent: stdout); a `.har` name writes HAR.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Output format (default: HAR for a `.har` file, else JSON Lines).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// One flow per exchange when both ends are traced (HAR always merges).
+    #[arg(long)]
+    pub merge: bool,
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
@@ -99,4 +133,57 @@ pub struct ContainersArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HarArgs {
+    /// Flows as JSON Lines ("-": stdin); merged or not.
+    pub flows: PathBuf,
+    /// Write the HAR here ("-" or absent: stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// When stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct ViewArgs {
+    /// Flows as JSON Lines, merged or not ("-" or absent: stdin). A file is
+    /// followed as it grows, like `tail -f`.
+    pub flows: Option<PathBuf>,
+    /// Read the file once and stop at its end instead of following it.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Only exchanges with this compose service, container (name or id) or
+    /// shown name (a process, an ip:port) at either end; repeatable.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Only these statuses: a class (5xx), a code (404), or none (no response);
+    /// repeatable.
+    #[arg(long = "status", value_name = "CLASS|CODE")]
+    pub statuses: Vec<flowtap::view::StatusMatch>,
+    /// Only these methods; repeatable.
+    #[arg(long = "method", value_name = "METHOD")]
+    pub methods: Vec<String>,
+    /// Only targets containing this.
+    #[arg(long, value_name = "TEXT")]
+    pub target: Option<String>,
+    /// Only the exchange with this id (either end's).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Show each exchange in full: headers, bodies (JSON pretty-printed), timings.
+    #[arg(long)]
+    pub detail: bool,
+    /// Show the two ends' flows of an exchange apart instead of merging them.
+    #[arg(long)]
+    pub no_merge: bool,
+    /// Colour the output.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }

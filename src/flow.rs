@@ -5,14 +5,14 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
 use crate::event::{ContainerInfo, Observer};
 use crate::http::Headers;
 use crate::sockets::AddressSource;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
     /// `pid-fd-generation-exchange`: the same events give the same ids, live or replayed.
     pub id: String,
@@ -30,20 +30,28 @@ pub struct Flow {
     /// and flowtap stops parsing it; null otherwise.
     pub tunnel: Option<String>,
     pub incomplete: Option<String>,
+    /// HTTP/2 only (absent from HTTP/1 flows): the stream, `:authority`, and
+    /// for a gRPC call its service, method, status and messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<crate::http::h2::Grpc>,
     /// Framing signs the two ends may read differently (request smuggling), from
     /// the request and the response; absent when there are none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub ip: Option<IpAddr>,
     pub port: Option<u16>,
     pub container: Option<Container>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
     pub id: String,
     pub name: String,
@@ -62,14 +70,14 @@ impl From<&ContainerInfo> for Container {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
     pub comm: String,
     pub container: Option<Container>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub time: String,
     pub method: String,
@@ -77,11 +85,11 @@ pub struct Request {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trailers: Headers,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
     pub time: String,
     pub status: u16,
@@ -89,12 +97,12 @@ pub struct Response {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trailers: Headers,
 }
 
 /// `{"size", "text"|"base64", "truncated"}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Body {
     pub size: u64,
     #[serde(flatten)]
@@ -102,7 +110,7 @@ pub struct Body {
     pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AddressSources {
     pub src: Option<AddressSource>,
     pub dst: Option<AddressSource>,

@@ -31,5 +31,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Capture(args) => commands::capture::run(args),
         cli::Command::Replay(args) => commands::replay::run(args),
         cli::Command::Containers(args) => commands::list_containers::run(args),
+        cli::Command::Trace(args) => commands::trace::run(args),
+        cli::Command::Har(args) => commands::har::run(args),
+        cli::Command::View(args) => commands::view::run(args),
     }
 }

@@ -220,7 +220,7 @@ impl<S: Sink> Pipeline<S> {
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
         self.flush_released()?;
-        self.sink.flush()?;
+        self.sink.finish()?;
         Ok(self.summary)
     }
 

@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
 IMAGE = "flowtap-base:2"
-NET = "flowtap-bench"
-BRIDGE = "ftbench0"
-SERVER = "flowtap-bench-nginx"
-CLIENT = "flowtap-bench-client"
+# Names can be prefixed so that runs on a shared machine don't collide.
+NET = os.environ.get("FLOWTAP_BENCH_PREFIX", "flowtap-bench")
+BRIDGE = os.environ.get("FLOWTAP_BENCH_BRIDGE", "ftbench0")
+SERVER = f"{NET}-nginx"
+CLIENT = f"{NET}-client"
 FLOWTAP = ROOT / "target" / "release" / "flowtap"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -54,10 +55,14 @@ class Scenario:
     requests: int
     connections: int = 50
     rate: int | None = None  # requests/s; None: as fast as it goes
+    h2: bool = False  # h2load over h2c (prior knowledge), `streams` per connection
+    streams: int = 10
 
     @property
     def label(self) -> str:
         size = self.path.strip("/")
+        if self.h2:
+            return f"{size} h2c, {self.connections} conn × {self.streams} streams, saturation"
         conn = "keep-alive" if self.keepalive else "new conn/req"
         load = f"{self.rate}/s" if self.rate else "saturation"
         return f"{size} {conn}, {load}"
@@ -136,7 +141,7 @@ class Bench:
             # New-connection runs open tens of thousands of connections a minute.
             "--sysctl", "net.ipv4.ip_local_port_range=1024 65000",
             "--sysctl", "net.ipv4.tcp_tw_reuse=1",
-            "-v", f"{self.oha}:/bench-bin/oha:ro",
+            *(["-v", f"{self.oha}:/bench-bin/oha:ro"] if self.oha.exists() else []),
             "-v", f"{HERE}:/bench:ro",
             IMAGE, "/usr/bin/sleep", "infinity",
         )
@@ -174,6 +179,8 @@ class Bench:
         subprocess.run([DOCKER, "network", "rm", NET], capture_output=True)
 
     def load(self, sc: Scenario) -> dict:
+        if sc.h2:
+            return self.load_h2(sc)
         cmd = [DOCKER, "exec", CLIENT, "/bench-bin/oha", "--no-tui", "--output-format", "json",
                "-n", str(sc.requests), "-c", str(sc.connections)]
         if not sc.keepalive:
@@ -185,6 +192,24 @@ class Bench:
         if r.returncode != 0:
             raise RuntimeError(f"oha failed ({r.returncode}): {r.stderr[-2000:]}")
         return json.loads(r.stdout)
+
+
+    def load_h2(self, sc: Scenario) -> dict:
+        """h2load (nghttp2-client, from the host's /usr) against nginx's h2c port,
+        its report put in the shape oha's JSON has (no latency percentiles)."""
+        cmd = [DOCKER, "exec", CLIENT, "/usr/bin/h2load", "-n", str(sc.requests),
+               "-c", str(sc.connections), "-m", str(sc.streams),
+               f"http://{self.server_ip}:8080{sc.path}"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError(f"h2load failed ({r.returncode}): {r.stderr[-2000:]}")
+        took = re.search(r"finished in ([\d.]+)(m?s)", r.stdout)
+        codes = re.search(r"status codes: (\d+) 2xx", r.stdout)
+        if not took or not codes:
+            raise RuntimeError(f"h2load said: {r.stdout[-2000:]}")
+        secs = float(took.group(1)) / (1000 if took.group(2) == "ms" else 1)
+        return {"summary": {"total": secs}, "statusCodeDistribution": {"200": int(codes.group(1))},
+                "latencyPercentiles": {}}
 
 
 def wait_for_docker(seconds: int = 90) -> None:
@@ -430,20 +455,31 @@ def bench_replay(work: Path, opts, mix: str) -> dict:
         out = sh(sys.executable, gen, trace, "--events", opts.replay_events, "--mix", mix)
         meta_path.write_text(out)
     meta = json.loads(meta_path.read_text())
-    # Page the trace in once so every timed run reads from the page cache.
-    subprocess.run(["cat", str(trace)], stdout=subprocess.DEVNULL, check=True)
-    runs = []
-    for _ in range(opts.replay_runs):
-        start = time.perf_counter()
-        r = subprocess.run(
-            ["taskset", "-c", "0", str(FLOWTAP), "replay", str(trace), "-o", "/dev/null"],
-            capture_output=True, text=True,
-        )
-        wall = time.perf_counter() - start
-        if r.returncode != 0:
-            return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed",
-                    **meta}
-        runs.append(wall)
+    # What `capture --record` writes by default: the compact format.
+    compact = trace.with_suffix(".ftrace")
+    if not (compact.exists() and compact.stat().st_mtime > trace.stat().st_mtime):
+        sh(str(FLOWTAP), "trace", trace, "-o", compact)
+
+    def timed(path: Path):
+        # Page the trace in once so every timed run reads from the page cache.
+        subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
+        runs = []
+        for _ in range(opts.replay_runs):
+            start = time.perf_counter()
+            r = subprocess.run(
+                ["taskset", "-c", "0", str(FLOWTAP), "replay", str(path), "-o", "/dev/null"],
+                capture_output=True, text=True,
+            )
+            wall = time.perf_counter() - start
+            if r.returncode != 0:
+                return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
+            runs.append(wall)
+        return runs, None
+
+    runs, error = timed(compact)
+    json_runs, json_error = timed(trace)
+    if error or json_error:
+        return {"error": error or json_error, **meta}
     wall = statistics.median(runs)
     return {
         **meta,
@@ -452,7 +488,8 @@ def bench_replay(work: Path, opts, mix: str) -> dict:
         "runs": runs,
         "events_per_s": meta["events"] / wall,
         "payload_mb_per_s": meta["payload_bytes"] / wall / 1e6,
-        "trace_mb": trace.stat().st_size / 1e6,
+        "trace_mb": compact.stat().st_size / 1e6,
+        "json_events_per_s": meta["events"] / statistics.median(json_runs),
     }
 
 
@@ -591,9 +628,10 @@ def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
             f"Replay, {mix} trace ({what}; `taskset -c 0 flowtap replay TRACE -o /dev/null`, "
             f"median of {len(r['runs'])}): {r['events']:,} events, {r['exchanges']:,} "
             f"exchanges, {r['payload_bytes'] / 1e6:,.0f} MB of payload "
-            f"({r['trace_mb']:,.0f} MB trace) in {r['seconds']:.2f} s = "
+            f"({r['trace_mb']:,.0f} MB compact trace) in {r['seconds']:.2f} s = "
             f"**{r['events_per_s']:,.0f} events/s, {r['payload_mb_per_s']:,.0f} MB/s "
-            f"of payload** on one core.  ")
+            f"of payload** on one core; the same trace as JSON Lines: "
+            f"{r['json_events_per_s']:,.0f} events/s.  ")
     out.append("")
     for extra, idle in idle_runs.items():
         out.append(
@@ -692,6 +730,7 @@ def main() -> int:
         Scenario("64k-ka", "/64k", True, 40_000 // scale),
         Scenario("64k-new", "/64k", False, 15_000 // scale),
         Scenario("rate-1k-ka", "/1k", True, opts.rate * 10 // scale, rate=opts.rate),
+        Scenario("h2-1k", "/1k", True, 100_000 // scale, connections=10, h2=True),
     ]
     if opts.only:
         keep = set(opts.only.split(","))
@@ -709,7 +748,7 @@ def main() -> int:
     if os.geteuid() != 0:
         log("must run as root (BPF, tcpdump, docker)")
         return 1
-    if not Path(opts.oha).exists():
+    if not Path(opts.oha).exists() and not all(sc.h2 for sc in scenarios):
         log(f"oha not found at {opts.oha}; run scripts/bench.sh, which installs it")
         return 1
     # Without CAP_SYS_RESOURCE only the soft limit can rise; flowtap itself opens

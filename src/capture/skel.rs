@@ -3,6 +3,8 @@
 
 #![allow(
     clippy::all,
+    clippy::unwrap_used,
+    clippy::expect_used,
     dead_code,
     non_camel_case_types,
     non_snake_case,

@@ -25,8 +25,8 @@ pub enum FeedError {
     /// This host hides container cgroup ids (one sentence, from `visibility`).
     #[error("{0}")]
     NoCgroupIds(String),
-    #[error("tracing the running containers: {0}")]
-    Filter(String),
+    #[error("tracing the running containers")]
+    Filter(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The running follower; [`ContainerFeed::stop`] (or drop) ends it and drops its
@@ -49,7 +49,7 @@ impl ContainerFeed {
     ) -> Result<ContainerFeed, FeedError>
     where
         F: CgroupFilter + Send + Sync + 'static,
-        F::Error: fmt::Display,
+        F::Error: std::error::Error + Send + Sync + 'static,
     {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -69,7 +69,7 @@ impl ContainerFeed {
                     container: info,
                 };
                 follow(&selector, filter.as_ref(), &seen, cgroup_gone)
-                    .map_err(|e| FeedError::Filter(e.to_string()))?;
+                    .map_err(|e| FeedError::Filter(Box::new(e)))?;
             }
         }
         let (stop_tx, stop_rx) = oneshot::channel();

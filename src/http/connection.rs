@@ -7,6 +7,7 @@ use crate::event::{Direction, Nanos, Observer};
 
 use super::budget::{BodyBudget, Drops};
 use super::decoder::{Decoded, Decoder, Kind, Stop};
+use super::h2;
 use super::message::Message;
 use super::sniff::{sniff, Sniff};
 
@@ -25,6 +26,8 @@ pub struct Exchange {
     pub response: Option<Message>,
     /// Why the exchange is not whole; None when both messages are complete.
     pub incomplete: Option<String>,
+    /// Set when the exchange was an HTTP/2 stream.
+    pub http2: Option<h2::Http2>,
 }
 
 #[derive(Debug)]
@@ -61,6 +64,11 @@ pub struct Connection {
     waiting_bytes: usize,
     undecided_dropped: u64,
     waiting_overflows: u64,
+    /// HTTP/2 switch: the probe looks at the first bytes, `h2` takes over for
+    /// good once the connection turned out to speak HTTP/2.
+    probe: Option<Box<h2::Probe>>,
+    h2: Option<Box<h2::Connection>>,
+    max_body: usize,
 }
 
 impl Connection {
@@ -82,6 +90,9 @@ impl Connection {
             http_seen: false,
             stopped: false,
             scratch: Vec::new(),
+            probe: Some(Box::default()),
+            h2: None,
+            max_body,
             waiting_bytes: 0,
             undecided_dropped: 0,
             waiting_overflows: 0,
@@ -98,7 +109,7 @@ impl Connection {
     }
 
     pub fn observer(&self) -> Option<Observer> {
-        self.observer
+        self.h2.as_ref().map_or(self.observer, |h2| h2.observer())
     }
 
     /// Bytes moved in `direction`: `payload` captured, then `uncaptured` more counted.
@@ -110,6 +121,9 @@ impl Connection {
         uncaptured: u64,
         out: &mut Vec<Exchange>,
     ) {
+        if self.h2_feed(direction, ts, payload, uncaptured, out) {
+            return;
+        }
         if self.stopped {
             return;
         }
@@ -131,6 +145,10 @@ impl Connection {
         lost: Option<u64>,
         out: &mut Vec<Exchange>,
     ) {
+        if let Some(h2) = self.h2.as_mut() {
+            return h2.gap(direction, ts, lost, out);
+        }
+        self.h2_release(out);
         if self.stopped {
             return;
         }
@@ -154,6 +172,10 @@ impl Connection {
     /// delimited by close completes; every other waiting request is written
     /// with `reason`.
     pub fn end(&mut self, ts: Nanos, reason: &str, out: &mut Vec<Exchange>) {
+        if let Some(h2) = self.h2.as_mut() {
+            return h2.end(ts, reason, out);
+        }
+        self.h2_release(out);
         if !self.stopped && self.observer.is_some() {
             self.responses.close(ts, &mut self.scratch);
             self.drain_decoded(Kind::Response, out);
@@ -189,6 +211,9 @@ impl Connection {
             decoder.skip(ts, uncaptured, &mut self.scratch);
         }
         self.drain_decoded(kind, out);
+        if kind == Kind::Response {
+            self.h2_after_upgrade(direction, ts, payload, uncaptured, out);
+        }
     }
 
     fn drain_decoded(&mut self, kind: Kind, out: &mut Vec<Exchange>) {
@@ -245,6 +270,13 @@ impl Connection {
                 (self.waiting_bytes).saturating_sub(request.held_bytes() + response.held_bytes());
             let incomplete = (request.body.over_budget || response.body.over_budget)
                 .then(|| "body cut short: bodies in progress passed --body-budget".to_string());
+            if response
+                .tunnel
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("h2c"))
+            {
+                return self.h2_upgrade(observer, request);
+            }
             let tunnel = response.tunnel.is_some()
                 || request
                     .request()
@@ -254,6 +286,7 @@ impl Connection {
                 request,
                 response: Some(response),
                 incomplete,
+                http2: None,
             });
             if tunnel {
                 // What follows is another protocol (or, after a refused CONNECT,
@@ -298,6 +331,7 @@ impl Connection {
                 request,
                 response,
                 incomplete: Some(incomplete),
+                http2: None,
             });
         }
     }
@@ -382,5 +416,97 @@ impl Connection {
             side.prefix = Vec::new();
         }
         v
+    }
+}
+
+// ---- The HTTP/2 switch: which protocol the connection speaks. ----
+impl Connection {
+    /// Routes bytes to HTTP/2 when the connection speaks it, or holds them while
+    /// the probe decides; false when HTTP/1 should take them.
+    fn h2_feed(
+        &mut self,
+        direction: Direction,
+        ts: Nanos,
+        payload: &[u8],
+        uncaptured: u64,
+        out: &mut Vec<Exchange>,
+    ) -> bool {
+        if let Some(h2) = self.h2.as_mut() {
+            h2.feed(direction, ts, payload, uncaptured, out);
+            return true;
+        }
+        let Some(probe) = self.probe.as_mut() else {
+            return false;
+        };
+        let (mut h2, held) = match probe.feed(direction, ts, payload, uncaptured) {
+            h2::Verdict::Hold => return true,
+            h2::Verdict::Pass => {
+                self.probe = None;
+                return false;
+            }
+            h2::Verdict::Http1(held) => {
+                self.probe = None;
+                self.feed_pieces(held, out);
+                return true;
+            }
+            h2::Verdict::Preface { client, held } => (
+                h2::Connection::new(self.observer, client, self.max_body),
+                held,
+            ),
+            h2::Verdict::Joined(held) => {
+                (h2::Connection::joined(self.observer, self.max_body), held)
+            }
+        };
+        self.probe = None;
+        for p in held {
+            h2.feed(p.direction, p.ts, &p.payload, p.uncaptured, out);
+        }
+        self.h2 = Some(Box::new(h2));
+        true
+    }
+
+    /// A gap or the end came while the probe held bytes: HTTP/1 takes them.
+    fn h2_release(&mut self, out: &mut Vec<Exchange>) {
+        if let Some(mut probe) = self.probe.take() {
+            self.feed_pieces(probe.release(), out);
+        }
+    }
+
+    fn feed_pieces(&mut self, pieces: Vec<h2::Piece>, out: &mut Vec<Exchange>) {
+        for p in pieces {
+            self.feed(p.direction, p.ts, &p.payload, p.uncaptured, out);
+        }
+    }
+
+    /// `Upgrade: h2c` answered by 101: the request becomes stream 1.
+    fn h2_upgrade(&mut self, observer: Observer, request: Message) {
+        self.h2 = Some(Box::new(h2::Connection::upgraded(
+            observer,
+            request,
+            self.max_body,
+        )));
+        self.stopped = true;
+    }
+
+    /// The server's first frames may share the read that carried its 101.
+    fn h2_after_upgrade(
+        &mut self,
+        direction: Direction,
+        ts: Nanos,
+        payload: &[u8],
+        uncaptured: u64,
+        out: &mut Vec<Exchange>,
+    ) {
+        if self.h2.is_none() || !self.stopped {
+            return;
+        }
+        let Some(h2) = self.h2.as_mut() else {
+            return;
+        };
+        if let Some(at) = h2::after_101(payload) {
+            h2.feed(direction, ts, &payload[at..], uncaptured, out);
+        } else if uncaptured > 0 {
+            h2.feed(direction, ts, &[], uncaptured, out);
+        }
     }
 }

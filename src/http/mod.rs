@@ -1,11 +1,12 @@
-//! HTTP/1.x over one TCP connection, with no I/O: both directions are decoded
-//! incrementally and requests are paired with responses in FIFO order
-//! (keep-alive and pipelining). Non-HTTP connections produce nothing.
+//! HTTP over one TCP connection, with no I/O: HTTP/1.x directions are decoded
+//! incrementally and paired in FIFO order (keep-alive and pipelining); a
+//! connection that speaks HTTP/2 is handed to `h2`. Non-HTTP produces nothing.
 
 mod budget;
 mod connection;
 mod decoder;
 mod framing;
+pub mod h2;
 mod message;
 mod sniff;
 

@@ -57,7 +57,8 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
                 .map(|a| format!("response: {a}")),
         )
         .collect();
-    Flow {
+    let http2 = exchange.http2;
+    let mut flow = Flow {
         id: format!("{}-{}-{}-{}", s.id.pid, s.id.fd, s.id.generation, index),
         observer: exchange.observer,
         src,
@@ -77,7 +78,20 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
         tunnel,
         incomplete: exchange.incomplete,
         anomalies,
+        stream_id: None,
+        authority: None,
+        grpc: None,
+    };
+    if let Some(h2) = http2 {
+        flow.request.version = "HTTP/2".into();
+        if let Some(r) = flow.response.as_mut() {
+            r.version = "HTTP/2".into();
+        }
+        flow.stream_id = Some(h2.stream_id);
+        flow.authority = h2.authority;
+        flow.grpc = h2.grpc;
     }
+    flow
 }
 
 fn request_record(clock: &WallClock, m: Message) -> Request {

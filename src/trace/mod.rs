@@ -1,8 +1,11 @@
-//! Trace files: a sequence of [`Event`]s, one JSON object a line. `flowtap capture
-//! --record` writes them and `flowtap replay` reads them back into the same pipeline.
+//! Trace files: a sequence of [`Event`](crate::event::Event)s, as JSON Lines (one
+//! object a line) or in the compact binary format. `flowtap capture --record`
+//! writes them, `flowtap replay` reads either back into the same pipeline, and
+//! `flowtap trace` prints any trace as JSON Lines.
 
+mod binary;
 mod reader;
 mod writer;
 
 pub use reader::{TraceError, TraceReader};
-pub use writer::TraceWriter;
+pub use writer::{TraceFormat, TraceWriter};

@@ -2,6 +2,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
+use super::binary::{self, MAGIC, MAX_RECORD};
+use super::TraceFormat;
 use crate::event::Event;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,13 +15,29 @@ pub enum TraceError {
         line: u64,
         source: serde_json::Error,
     },
+    #[error("trace record {record}")]
+    BadRecord {
+        record: u64,
+        source: postcard::Error,
+    },
+    #[error("trace record {record} is cut short")]
+    Truncated { record: u64 },
+    #[error("trace record {record} claims {len} bytes, over the limit of {MAX_RECORD}")]
+    TooLarge { record: u64, len: usize },
+    #[error("not a flowtap trace (neither JSON Lines nor a compact trace of this version)")]
+    UnknownFormat,
 }
 
-/// Reads events from a trace, one line at a time. Blank lines are allowed.
+/// Reads events from a trace of either format, told apart by its first byte.
+/// In JSON Lines, blank lines are allowed.
 pub struct TraceReader<R: Read> {
-    lines: BufReader<R>,
-    line_no: u64,
+    input: BufReader<R>,
+    /// None until the first read looks.
+    format: Option<TraceFormat>,
+    /// Lines or records read so far.
+    count: u64,
     buf: Vec<u8>,
+    failed: bool,
 }
 
 impl TraceReader<File> {
@@ -31,10 +49,80 @@ impl TraceReader<File> {
 impl<R: Read> TraceReader<R> {
     pub fn new(input: R) -> Self {
         Self {
-            lines: BufReader::with_capacity(256 * 1024, input),
-            line_no: 0,
+            input: BufReader::with_capacity(256 * 1024, input),
+            format: None,
+            count: 0,
             buf: Vec::new(),
+            failed: false,
         }
+    }
+
+    /// A compact trace starts with a NUL byte, which no JSON text can.
+    fn detect(&mut self) -> Result<Option<TraceFormat>, TraceError> {
+        let first = match self.input.fill_buf()?.first() {
+            None => return Ok(None),
+            Some(&b) => b,
+        };
+        if first != MAGIC[0] {
+            return Ok(Some(TraceFormat::JsonLines));
+        }
+        let mut magic = [0u8; MAGIC.len()];
+        match self.input.read_exact(&mut magic) {
+            Ok(()) if &magic == MAGIC => Ok(Some(TraceFormat::Compact)),
+            Ok(()) => Err(TraceError::UnknownFormat),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(TraceError::UnknownFormat),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn next_line(&mut self) -> Option<Result<Event, TraceError>> {
+        loop {
+            self.buf.clear();
+            // Bytes, not a String: serde_json checks the UTF-8 of every string it
+            // reads, so a second pass over the line is wasted.
+            match self.input.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+            self.count += 1;
+            let line = self.buf.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            return Some(parse(line).map_err(|source| TraceError::Malformed {
+                line: self.count,
+                source,
+            }));
+        }
+    }
+
+    fn next_record(&mut self) -> Option<Result<Event, TraceError>> {
+        let record = self.count + 1;
+        let mut len = [0u8; 4];
+        // The end of the file may only come between records.
+        match self.input.fill_buf() {
+            Ok([]) => return None,
+            Ok(_) => {}
+            Err(e) => return Some(Err(e.into())),
+        }
+        let truncated = |e: io::Error| match e.kind() {
+            io::ErrorKind::UnexpectedEof => TraceError::Truncated { record },
+            _ => TraceError::Io(e),
+        };
+        if let Err(e) = self.input.read_exact(&mut len) {
+            return Some(Err(truncated(e)));
+        }
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_RECORD {
+            return Some(Err(TraceError::TooLarge { record, len }));
+        }
+        self.buf.resize(len, 0);
+        if let Err(e) = self.input.read_exact(&mut self.buf) {
+            return Some(Err(truncated(e)));
+        }
+        self.count = record;
+        Some(binary::decode(&self.buf).map_err(|source| TraceError::BadRecord { record, source }))
     }
 }
 
@@ -42,25 +130,30 @@ impl<R: Read> Iterator for TraceReader<R> {
     type Item = Result<Event, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            // Bytes, not a String: serde_json checks the UTF-8 of every string it
-            // reads, so a second pass over the line is wasted.
-            match self.lines.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) => return Some(Err(e.into())),
-            }
-            self.line_no += 1;
-            let line = self.buf.trim_ascii();
-            if line.is_empty() {
-                continue;
-            }
-            return Some(parse(line).map_err(|source| TraceError::Malformed {
-                line: self.line_no,
-                source,
-            }));
+        if self.failed {
+            return None;
         }
+        let format = match self.format {
+            Some(f) => f,
+            None => match self.detect() {
+                Ok(Some(f)) => *self.format.insert(f),
+                Ok(None) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            },
+        };
+        let next = match format {
+            TraceFormat::JsonLines => self.next_line(),
+            TraceFormat::Compact => self.next_record(),
+        };
+        // A compact trace has no line breaks to resynchronise on: after a bad
+        // record, nothing more can be read.
+        if format == TraceFormat::Compact && matches!(next, Some(Err(_))) {
+            self.failed = true;
+        }
+        next
     }
 }
 

@@ -38,6 +38,12 @@ fn demo(t: &mut Trace) {
 }
 
 pub fn all() -> Vec<Case> {
+    let mut all = http1();
+    all.extend(crate::corpus_h2::all());
+    all
+}
+
+fn http1() -> Vec<Case> {
     let server = task(200, "python3", 22);
     let curl = task(300, "curl", 33);
     let s = &server;
@@ -253,6 +259,69 @@ pub fn all() -> Vec<Case> {
                     .recv(c, 3, resp.as_bytes());
             }
             t.send(c, 3, b"GET /never-answered HTTP/1.1\r\n\r\n");
+        }),
+        with_args("merge-matched-pair", &["--merge"], |t| {
+            demo(t);
+            t.connect(c, 3, API, None)
+                .getsockname(c, 3, CLIENT)
+                .accept(s, 5, Some(CLIENT), None)
+                .getsockname(s, 5, API)
+                .send(c, 3, GET)
+                .recv(s, 5, GET)
+                .wait_ms(3)
+                .send(s, 5, OK)
+                .recv(c, 3, OK)
+                .close(c, 3)
+                .close(s, 5);
+        }),
+        with_args("merge-unmatched-half", &["--merge"], |t| {
+            // The server is outside what was traced: the client's flow stays alone.
+            demo(t);
+            t.connect(c, 3, "93.184.216.34:80", None)
+                .getsockname(c, 3, CLIENT)
+                .send(c, 3, b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+                .recv(c, 3, OK)
+                .close(c, 3);
+        }),
+        with_args("merge-disagreement", &["--merge"], |t| {
+            // The ring lost part of the response on the client's side only: both
+            // bodies are kept and the difference flagged.
+            demo(t);
+            let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789";
+            let head = resp.len() - 10;
+            t.connect(c, 3, API, None)
+                .getsockname(c, 3, CLIENT)
+                .accept(s, 5, Some(CLIENT), None)
+                .getsockname(s, 5, API)
+                .send(c, 3, GET)
+                .recv(s, 5, GET)
+                .send(s, 5, resp)
+                .recv(c, 3, &resp[..head + 4])
+                .lose(c, 3, Direction::Recv, 3)
+                .recv(c, 3, &resp[head + 7..])
+                .close(c, 3)
+                .close(s, 5);
+        }),
+        with_args("merge-keep-alive-order", &["--merge"], |t| {
+            // The same request three times on one connection: only the order on
+            // the connection tells which response belongs to which.
+            demo(t);
+            t.connect(c, 3, API, None)
+                .getsockname(c, 3, CLIENT)
+                .accept(s, 5, Some(CLIENT), None)
+                .getsockname(s, 5, API);
+            for i in 0..3 {
+                let body = format!("{{\"n\":{i}}}");
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                t.send(c, 3, GET)
+                    .recv(s, 5, GET)
+                    .send(s, 5, resp.as_bytes())
+                    .recv(c, 3, resp.as_bytes());
+            }
+            t.close(c, 3).close(s, 5);
         }),
         case("node-server-deadline", |t| {
             // Node never calls getsockname: the socket is released one second

@@ -15,14 +15,14 @@ use tokio::sync::mpsc;
 use crate::support::{build_images, flowtap_bin};
 
 const DOCKER: &str = "/usr/bin/docker";
-const IMAGE: &str = "flowtap-base:2";
+pub const IMAGE: &str = "flowtap-base:2";
 const NEEDS_DOCKER: &str = "needs Docker; run via scripts/test.sh";
 
 /// Containers and networks to remove when the test ends, however it ends.
 #[derive(Default)]
-struct Cleanup {
-    containers: Vec<String>,
-    networks: Vec<String>,
+pub struct Cleanup {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -36,7 +36,7 @@ impl Drop for Cleanup {
     }
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
         "flowtap-it-{prefix}-{}-{}",
@@ -46,7 +46,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Runs the docker CLI and returns its trimmed stdout; panics with its stderr.
-fn docker(args: &[&str]) -> String {
+pub fn docker(args: &[&str]) -> String {
     let out = Command::new(DOCKER)
         .args(args)
         .output()

@@ -1,8 +1,8 @@
 //! A capture outlives a Docker daemon restart: it reconnects and goes on naming
 //! and tracing new containers. The daemon restarted is a private one this test
-//! starts (its own socket, data root, exec root, pid file and config, no bridge,
-//! no iptables or forwarding changes) and removes afterwards: the machine's
-//! Docker and its containers are never touched.
+//! starts (its own socket, data root, exec root, pid file, config and bridge, no
+//! iptables or forwarding changes) and removes afterwards: the machine's Docker,
+//! its containers and its docker0 are never touched.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,7 +29,16 @@ except urllib.error.HTTPError as e:
 struct PrivateDockerd {
     dir: PathBuf,
     host: String,
+    /// Its default bridge, which this test creates. A daemon must be given one:
+    /// with `--bridge none`, dockerd deletes the host's `docker0` at start.
+    bridge: String,
     daemon: Option<Child>,
+}
+
+/// Runs `ip` and asserts it succeeded.
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().expect("run ip");
+    assert!(status.success(), "ip {args:?}");
 }
 
 impl PrivateDockerd {
@@ -39,11 +48,18 @@ impl PrivateDockerd {
         std::fs::create_dir_all(&dir).expect("private dockerd dir");
         std::fs::write(dir.join("daemon.json"), "{}").expect("daemon.json");
         let host = format!("unix://{}", dir.join("docker.sock").display());
+        // Interface names have at most 15 bytes. 198.18.0.0/15 is set aside for
+        // benchmark networks (RFC 2544): no machine's real network is there.
+        let bridge = format!("ftdkr{}", std::process::id() % 100_000);
+        ip(&["link", "add", &bridge, "type", "bridge"]);
         let mut d = PrivateDockerd {
             dir,
             host,
+            bridge,
             daemon: None,
         };
+        ip(&["addr", "add", "198.18.233.1/24", "dev", &d.bridge]);
+        ip(&["link", "set", &d.bridge, "up"]);
         d.launch();
         d
     }
@@ -61,7 +77,12 @@ impl PrivateDockerd {
             .args(["--exec-root", &path("exec")])
             .args(["--pidfile", &path("docker.pid")])
             .args(["--config-file", &path("daemon.json")])
-            .args(["--bridge", "none", "--iptables=false", "--ip-forward=false"])
+            .args([
+                "--bridge",
+                &self.bridge,
+                "--iptables=false",
+                "--ip-forward=false",
+            ])
             .args(["--ip-masq=false"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
@@ -125,6 +146,9 @@ impl Drop for PrivateDockerd {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
     }
 }
 

@@ -155,3 +155,58 @@ fn replay_of_a_malformed_trace_names_the_line() {
         "{stderr}"
     );
 }
+
+/// Every fixture converted to the compact format with `flowtap trace`, replayed
+/// to the same flows, and printed back to the same JSON Lines.
+#[test]
+fn compact_traces_replay_and_print_like_their_json() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(flowtap_bin())
+            .args(args)
+            .output()
+            .expect("running flowtap");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let mut checked = 0;
+    for entry in fs::read_dir(fixtures_dir()).expect("fixtures/").flatten() {
+        let json = entry.path();
+        if !json.to_string_lossy().ends_with(".trace.jsonl") {
+            continue;
+        }
+        let compact = dir.path().join("t.ftrace");
+        run(&[
+            "trace".as_ref(),
+            json.as_os_str(),
+            "-o".as_ref(),
+            compact.as_os_str(),
+        ]);
+        assert_eq!(
+            fs::read(&compact).expect("compact")[0],
+            0,
+            "compact, not JSON"
+        );
+        let printed = run(&["trace".as_ref(), compact.as_os_str()]);
+        let original = fs::read(&json).expect("fixture");
+        assert_eq!(
+            lines(&String::from_utf8_lossy(&printed)),
+            lines(&String::from_utf8_lossy(&original)),
+            "{}",
+            json.display()
+        );
+        let flows = |trace: &Path| {
+            let mut args = vec!["replay".into(), trace.as_os_str().to_owned()];
+            args.extend(args_for(&json).into_iter().map(Into::into));
+            let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            run(&args)
+        };
+        assert_eq!(flows(&compact), flows(&json), "{}", json.display());
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} fixtures");
+}

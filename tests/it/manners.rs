@@ -1,7 +1,8 @@
 //! flowtap's scripts and tests run on developers' own machines: they may stop,
 //! kill or unmount only what they started themselves. This reads them for the
-//! ways of doing otherwise that have crept in before: killing by name, and
-//! stopping or disabling a service through systemd.
+//! ways of doing otherwise that have crept in before: killing by name, stopping
+//! or disabling a service through systemd, and starting a dockerd with
+//! `--bridge none` (which deletes the host's docker0).
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,9 @@ fn rude(line: &str) -> Option<&'static str> {
         .collect();
     if words.iter().any(|w| *w == "pkill" || *w == "killall") {
         return Some("kills processes by name");
+    }
+    if words.windows(2).any(|w| w == ["--bridge", "none"]) {
+        return Some("a dockerd without a bridge deletes the host's docker0");
     }
     let systemctl = words.iter().position(|w| *w == "systemctl")?;
     let verb = words[systemctl + 1..]
@@ -85,4 +89,7 @@ fn the_check_recognises_what_it_forbids() {
         "our own child"
     );
     assert!(rude("# pkill would be rude").is_none());
+    assert!(rude(r#".args(["--bridge", "none", "--iptables=false"])"#).is_some());
+    assert!(rude("dockerd --bridge=none &").is_some());
+    assert!(rude(r#".args(["--bridge", &self.bridge])"#).is_none());
 }

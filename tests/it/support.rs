@@ -160,14 +160,21 @@ pub struct Harness {
 
 impl Harness {
     pub fn start(scenario: &str, flags: &[&str]) -> Harness {
-        let mut child = Command::new("python3")
-            .arg(repo_root().join("tests/programs/exchange.py"))
+        let mut cmd = Command::new("python3");
+        cmd.arg(repo_root().join("tests/programs/exchange.py"))
             .arg(scenario)
-            .args(flags)
+            .args(flags);
+        Harness::spawn(cmd)
+    }
+
+    /// Any program that speaks the same protocol: "waiting", a line in, one
+    /// JSON line out.
+    pub fn spawn(mut cmd: Command) -> Harness {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn python3 exchange.py");
+            .expect("spawn the harness");
         let stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();

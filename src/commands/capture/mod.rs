@@ -10,12 +10,13 @@ use flowtap::capture::{Capture, CaptureConfig, Scope};
 use flowtap::clock;
 use flowtap::containers::{ContainerFeed, FeedError};
 use flowtap::event::Event;
+use flowtap::merge::MergeConfig;
 use flowtap::pipeline::{self, Pipeline};
 use flowtap::selection::{CgroupFilter, Selector};
 use flowtap::session::Session;
-use flowtap::sink::JsonLines;
-use flowtap::trace::TraceWriter;
+use flowtap::trace::{TraceFormat, TraceWriter};
 
+use super::output::Output;
 use crate::cli::CaptureArgs;
 
 /// Events buffered between the capture thread and this one.
@@ -32,17 +33,26 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let duration = args.duration.map(capture_duration).transpose()?;
     let stop = stop_on_signals()?;
     let recorder = args.record.as_deref().map(open_trace).transpose()?;
-    let sink = JsonLines::create(args.output.as_deref()).with_context(|| match &args.output {
-        Some(p) => format!("creating {}", p.display()),
-        None => "opening stdout".to_string(),
-    })?;
+    if !(args.merge_wait.is_finite() && args.merge_wait >= 0.0) {
+        bail!("--merge-wait must be a number of seconds");
+    }
+    let merge = MergeConfig {
+        wait_ns: Some((args.merge_wait * 1e9) as u64),
+        ..MergeConfig::default()
+    };
+    let mut sink = Output::open(
+        args.output.as_deref(),
+        args.format,
+        args.merge.then_some(merge),
+        merge,
+    )?;
     let flows = Pipeline::new(
         pipeline::Config {
             max_body: args.max_body,
             body_budget: args.body_budget,
             ..Default::default()
         },
-        sink,
+        &mut sink,
     );
 
     let cgroups = args
@@ -102,10 +112,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         }
     }
     let stats = capture.join()?;
-    let summary = consumer.finish()?;
+    let mut summary = consumer.finish()?;
+    summary.pipeline.flows_written = sink.written();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records",
-        stats.decode_errors
+        "flowtap: {summary}, {} undecodable records{}",
+        stats.decode_errors,
+        sink.merge_summary()
     );
     Ok(())
 }
@@ -130,7 +142,7 @@ fn follow_docker<F>(
 ) -> anyhow::Result<Option<ContainerFeed>>
 where
     F: CgroupFilter + Send + Sync + 'static,
-    F::Error: std::fmt::Display,
+    F::Error: std::error::Error + Send + Sync + 'static,
 {
     let traces = filter.is_some();
     match ContainerFeed::start(selector.clone(), filter, events) {
@@ -189,7 +201,8 @@ fn cgroup_id(arg: &str) -> anyhow::Result<u64> {
 }
 
 fn open_trace(path: &Path) -> anyhow::Result<TraceWriter<std::fs::File>> {
-    TraceWriter::create(path).with_context(|| format!("creating trace file {}", path.display()))
+    TraceWriter::create(path, TraceFormat::for_path(path))
+        .with_context(|| format!("creating trace file {}", path.display()))
 }
 
 /// A flag raised by the first SIGINT or SIGTERM; a second one ends the process.
