@@ -146,6 +146,7 @@ mod tests {
             "close",
             "container",
             "loss",
+            "overflow",
         ] {
             assert!(
                 events

@@ -104,5 +104,15 @@ pub fn cases() -> Vec<Case> {
                 .send(s, 5, OK)
                 .close(s, 5);
         }),
+        case("hold-budget-overflow", |t| {
+            // A live capture's gate dropped events of an undecided container;
+            // the trace says so, and replay counts it in the summary.
+            t.accept(s, 5, Some(CLIENT), None)
+                .getsockname(s, 5, API)
+                .overflow(12, 196_608)
+                .recv(s, 5, b"GET /a HTTP/1.1\r\n\r\n")
+                .send(s, 5, OK)
+                .close(s, 5);
+        }),
     ]
 }
