@@ -184,6 +184,19 @@ struct emit_state {
 	__u32 op;
 };
 
+/*
+ * The walk lives in a per-CPU map value, not on the stack, as in flowtap.bpf.c:
+ * the verifier tracks no map contents, so it checks the bpf_loop callback once
+ * instead of once per possible remaining length (with --max-payload a load-time
+ * constant, that ran into its million-instruction limit).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emit_state);
+} tls_walks SEC(".maps");
+
 static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 {
 	__u32 zero = 0;
@@ -215,9 +228,11 @@ static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 		bump(&drops);
 }
 
-static long emit_piece(__u32 i, struct emit_state *s)
+static long emit_piece(__u32 i, void *unused)
 {
-	if (!s->left || !s->capture_left)
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&tls_walks, &zero);
+	if (!s || !s->left || !s->capture_left)
 		return 1;
 	__u64 n = s->left;
 	if (n > s->capture_left)
@@ -283,17 +298,20 @@ static __always_inline int ssl_exit(long ret)
 			return 0;
 	}
 	__u32 dir = c.op == FT_SYS_SSL_WRITE ? 0 : 1;
-	struct emit_state s = {
-		.ptr = c.buf,
-		.left = n,
-		.capture_left = max_payload,
-		.pos = __sync_fetch_and_add(&pos[dir & 1], n),
-		.fd = c.fd,
-		.op = c.op,
-	};
-	bpf_loop(FT_MAX_PIECES, emit_piece, &s, 0);
-	if (s.left)
-		emit(&s, s.left, 0);
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&tls_walks, &zero);
+	if (!s)
+		return 0;
+	s->ptr = c.buf;
+	s->left = n;
+	s->capture_left = max_payload;
+	s->pos = __sync_fetch_and_add(&pos[dir & 1], n);
+	s->fd = c.fd;
+	s->op = c.op;
+	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
+	/* What was not copied (past the cap) still counts. */
+	if (s->left)
+		emit(s, s->left, 0);
 	return 0;
 }
 

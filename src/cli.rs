@@ -93,6 +93,10 @@ pub struct CaptureArgs {
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
+    /// Body bytes kept for messages in progress across all connections; past it
+    /// bodies are cut, counted in the summary, and their flows say so.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub body_budget: usize,
     /// Kernel ring buffer size in MiB (a power of two).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub ring_mib: u32,
@@ -114,6 +118,10 @@ pub struct ReplayArgs {
     /// Body bytes kept per HTTP message.
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
+    /// Body bytes kept for messages in progress across all connections; past it
+    /// bodies are cut, counted in the summary, and their flows say so.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub body_budget: usize,
     /// Only these containers' flows (name or id), as a live capture with the same
     /// flag would have traced them; repeatable.
     #[arg(long = "container", value_name = "NAME|ID")]

@@ -36,12 +36,30 @@ pub enum Event {
     Container(ContainerEvent),
     /// Cumulative count of events the kernel could not deliver (ring buffer full).
     Loss { ts: Nanos, lost: u64 },
+    /// Cumulative count of events flowtap itself dropped before this point in
+    /// the trace because a byte budget was full (`budget` names which), so that
+    /// a replay reports them too.
+    Overflow {
+        ts: Nanos,
+        budget: String,
+        events: u64,
+        bytes: u64,
+    },
 }
 
 impl Event {
+    /// About what this event holds in memory, for budgets in bytes.
+    pub fn held_bytes(&self) -> usize {
+        let payload = match self {
+            Event::Data(d) => d.payload.len(),
+            _ => 0,
+        };
+        std::mem::size_of::<Event>() + payload
+    }
+
     pub fn ts(&self) -> Nanos {
         match self {
-            Event::Clock { ts, .. } | Event::Loss { ts, .. } => *ts,
+            Event::Clock { ts, .. } | Event::Loss { ts, .. } | Event::Overflow { ts, .. } => *ts,
             Event::Accept(e) => e.ts,
             Event::Connect(e) => e.ts,
             Event::Getsockname(e) => e.ts,
@@ -61,7 +79,10 @@ impl Event {
             Event::Socket(e) => &e.task,
             Event::Data(e) => &e.task,
             Event::Close(e) => &e.task,
-            Event::Clock { .. } | Event::Container(_) | Event::Loss { .. } => return None,
+            Event::Clock { .. }
+            | Event::Container(_)
+            | Event::Loss { .. }
+            | Event::Overflow { .. } => return None,
         })
     }
 }

@@ -42,6 +42,10 @@ pub struct Flow {
     pub authority: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<crate::http::h2::Grpc>,
+    /// Framing signs the two ends may read differently (request smuggling), from
+    /// the request and the response; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<String>,
 }
 
 /// How an exchange over TLS was seen.

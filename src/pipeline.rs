@@ -12,7 +12,7 @@ use crate::clock::WallClock;
 use crate::containers::ContainerMap;
 use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
 use crate::flow::Tls;
-use crate::http::{Connection, Exchange};
+use crate::http::{BodyBudget, Connection, Drops, Exchange};
 use crate::sink::{Sink, SinkError};
 use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
 
@@ -20,6 +20,8 @@ use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
 pub struct Config {
     /// Body bytes kept per HTTP message.
     pub max_body: usize,
+    /// Body bytes kept for messages in progress, across all connections.
+    pub body_budget: usize,
     pub limits: Limits,
 }
 
@@ -27,6 +29,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_body: 1 << 20,
+            body_budget: 256 << 20,
             limits: Limits::default(),
         }
     }
@@ -48,6 +51,11 @@ pub struct Summary {
     /// Sockets still holding data back when the run ended (released then, with
     /// fallback addresses).
     pub sockets_held: usize,
+    /// What the HTTP byte budgets dropped (the flows involved say so too).
+    pub drops: Drops,
+    /// Events (and their bytes) of undecided containers dropped past the hold
+    /// budget, from the trace's last `overflow` event.
+    pub held_over_budget: (u64, u64),
 }
 
 impl fmt::Display for Summary {
@@ -56,7 +64,37 @@ impl fmt::Display for Summary {
             f,
             "{} flows written, {} events seen, {} events lost, {} sockets still held",
             self.flows_written, self.events_seen, self.events_lost, self.sockets_held
-        )
+        )?;
+        let (events, bytes) = self.held_over_budget;
+        if events > 0 {
+            write!(
+                f,
+                ", {events} events ({bytes} bytes) of undecided containers over the hold budget dropped"
+            )?;
+        }
+        let d = &self.drops;
+        if d.body_bytes > 0 {
+            write!(
+                f,
+                ", {} body bytes over --body-budget dropped",
+                d.body_bytes
+            )?;
+        }
+        if d.undecided_bytes > 0 {
+            write!(
+                f,
+                ", {} bytes of connections never seen to be HTTP dropped",
+                d.undecided_bytes
+            )?;
+        }
+        if d.waiting_overflows > 0 {
+            write!(
+                f,
+                ", {} connections stopped with too many requests waiting",
+                d.waiting_overflows
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -82,6 +120,8 @@ pub struct Pipeline<S: Sink> {
     clock: WallClock,
     sink: S,
     summary: Summary,
+    /// Shared by every connection's bodies in progress.
+    bodies: BodyBudget,
     released: Vec<Released>,
     exchanges: Vec<Exchange>,
 }
@@ -97,6 +137,7 @@ impl<S: Sink> Pipeline<S> {
             clock: WallClock::new(0, 0),
             sink,
             summary: Summary::default(),
+            bodies: BodyBudget::new(config.body_budget),
             released: Vec::new(),
             exchanges: Vec::new(),
         }
@@ -125,6 +166,10 @@ impl<S: Sink> Pipeline<S> {
             })
             | Event::Getsockname(Getsockname { task, local: a, .. }) => {
                 self.containers.observe_local_ip(a.ip(), task.cgroup)
+            }
+            Event::Overflow { events, bytes, .. } => {
+                let held = &mut self.summary.held_over_budget;
+                *held = (held.0.max(*events), held.1.max(*bytes));
             }
             Event::Loss { lost, .. } => {
                 self.summary.events_lost = self.summary.events_lost.max(*lost)
@@ -191,7 +236,11 @@ impl<S: Sink> Pipeline<S> {
         for r in released {
             let (id, ended) = match r {
                 Released::Open(info) => {
-                    let http = Connection::new(info.role, self.config.max_body);
+                    let http = Connection::with_budget(
+                        info.role,
+                        self.config.max_body,
+                        self.bodies.clone(),
+                    );
                     let id = info.id;
                     self.streams.insert(
                         id,
@@ -246,6 +295,7 @@ impl<S: Sink> Pipeline<S> {
                 Released::End { id, ts, reason } => {
                     if let Some(s) = self.streams.get_mut(&id) {
                         s.http.end(ts, reason.describe(), &mut self.exchanges);
+                        self.summary.drops.add(s.http.drops());
                     }
                     (id, true)
                 }
@@ -404,6 +454,30 @@ mod tests {
         assert_eq!(got[2]["incomplete"], "capture ended");
         assert_eq!(got[0]["address_source"]["src"], "getsockname");
         assert_eq!(got[0]["src"]["port"], 4000);
+    }
+
+    #[test]
+    fn overflow_events_reach_the_summary_line() {
+        let mut written: Vec<Flow> = Vec::new();
+        let mut p = Pipeline::new(Config::default(), &mut written);
+        for (events, bytes) in [(3, 300), (5, 500)] {
+            p.handle(Event::Overflow {
+                ts: 1,
+                budget: "held events of undecided containers".into(),
+                events,
+                bytes,
+            })
+            .unwrap();
+        }
+        let summary = p.finish().unwrap();
+        assert_eq!(
+            summary.held_over_budget,
+            (5, 500),
+            "cumulative: the last counts"
+        );
+        assert!(summary.to_string().contains(
+            ", 5 events (500 bytes) of undecided containers over the hold budget dropped"
+        ));
     }
 
     proptest! {

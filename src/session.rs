@@ -110,6 +110,11 @@ impl<S: Sink, W: Write> Session<S, W> {
             }
         }
         self.gate.admit(event, &mut self.admitted);
+        self.pass_admitted()
+    }
+
+    /// What the gate let through goes to the trace and the pipeline.
+    fn pass_admitted(&mut self) -> Result<(), SessionError> {
         for event in self.admitted.drain(..) {
             if let Some(trace) = self.trace.as_mut() {
                 trace.write(&event).map_err(SessionError::Trace)?;
@@ -132,10 +137,11 @@ impl<S: Sink, W: Write> Session<S, W> {
 
     /// Writes everything still pending.
     pub fn finish(mut self) -> Result<SessionSummary, SessionError> {
+        self.gate.finish(&mut self.admitted);
+        self.pass_admitted()?;
         if let Some(trace) = self.trace.as_mut() {
             trace.flush().map_err(SessionError::Trace)?;
         }
-        self.gate.finish();
         let recorded = self.trace.is_some().then_some(self.recorded);
         let pipeline = self.flows.finish()?;
         Ok(SessionSummary {

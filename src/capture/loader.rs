@@ -46,6 +46,9 @@ pub enum CaptureError {
         what: &'static str,
         source: libbpf_rs::Error,
     },
+    /// A kernel feature the programs need is missing (one sentence, from `features`).
+    #[error("{0}")]
+    Kernel(String),
     #[error("invalid capture setting: {0}")]
     Config(String),
     #[error("the capture thread stopped unexpectedly")]

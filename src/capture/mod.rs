@@ -3,6 +3,7 @@
 //! of the pipeline through a channel.
 
 mod decode;
+mod features;
 mod loader;
 mod poller;
 mod skel;
@@ -10,5 +11,6 @@ mod tls;
 mod tracefs;
 
 pub use decode::{decode, DecodeError};
+pub use features::{Feature, MIN_KERNEL};
 pub use loader::{CaptureConfig, CaptureError, Scope, MAX_PAYLOAD};
 pub use poller::{Capture, CaptureStats, Filters};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode, tls, tracefs};
+use super::{decode, features, tls, tracefs};
 use crate::clock;
 use crate::event::Event;
 use crate::selection::CgroupFilter;
@@ -88,6 +88,10 @@ impl Capture {
     ) -> Result<Capture, CaptureError> {
         config.validate()?;
         loader::check_privileges(!tracefs::is_mounted())?;
+        let pretend = std::env::var("FLOWTAP_PRETEND_MISSING").unwrap_or_default();
+        if let Some(why) = features::missing_message(&features::probe(&pretend)) {
+            return Err(CaptureError::Kernel(why));
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = thread::Builder::new()

@@ -31,6 +31,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     )?;
     let config = Config {
         max_body: args.max_body,
+        body_budget: args.body_budget,
         ..Config::default()
     };
     let selector = Selector::new(args.containers, args.compose_project);

@@ -47,6 +47,24 @@ impl CgroupDirs {
         Ok(dirs)
     }
 
+    /// Also watches the parent of a container's cgroup directory, wherever Docker
+    /// put it (rootless Docker's user slice, `--cgroup-parent`), so the next
+    /// container there is seen as early as those under the usual parents.
+    pub fn watch_parent_of(&mut self, container_dir: &Path) {
+        let Some(parent) = container_dir.parent() else {
+            return;
+        };
+        if parent.starts_with(self.root.mount()) && !self.watched.values().any(|d| d == parent) {
+            // Best effort, as for the parents created later.
+            let _ = self.add(parent.to_path_buf());
+        }
+    }
+
+    /// The host's cgroup v2 hierarchy these watches are in.
+    pub fn root(&self) -> &CgroupRoot {
+        &self.root
+    }
+
     fn add(&mut self, dir: PathBuf) -> io::Result<()> {
         let wd = self
             .stream
@@ -137,6 +155,25 @@ mod tests {
         let found = waiter.await.unwrap().unwrap();
         assert_eq!(found.container_id, ID);
         assert_eq!(found.cgroup_id, fs::metadata(&dir).unwrap().ino());
+    }
+
+    #[tokio::test]
+    async fn follows_the_parent_of_a_container_under_a_custom_cgroup_parent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path().join("user.slice/user@1000.service");
+        fs::create_dir_all(&parent).unwrap();
+        let mut dirs = CgroupDirs::open(&CgroupRoot::new(tmp.path())).unwrap();
+        let first = parent.join(format!("docker-{}.scope", "a".repeat(64)));
+        fs::create_dir(&first).unwrap();
+        assert_eq!(next_within(&mut dirs).await, None, "not watched yet");
+        dirs.watch_parent_of(&first);
+        // Outside the hierarchy: ignored.
+        dirs.watch_parent_of(Path::new("/"));
+        let second = parent.join(format!("docker-{ID}.scope"));
+        fs::create_dir(&second).unwrap();
+        let found = next_within(&mut dirs).await.unwrap();
+        assert_eq!(found.container_id, ID);
+        assert_eq!(found.cgroup_id, fs::metadata(&second).unwrap().ino());
     }
 
     #[tokio::test]

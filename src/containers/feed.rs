@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::event::{ContainerAction, ContainerEvent, ContainerInfo, Event};
 use crate::selection::{follow, CgroupFilter, Selector};
 
-use super::{watch, CgroupRoot, Docker, DockerError};
+use super::{cgroup_ids_unfindable, watch, CgroupRoot, Docker, DockerError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -22,6 +22,9 @@ pub enum FeedError {
     Runtime(#[source] io::Error),
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// This host hides container cgroup ids (one sentence, from `visibility`).
+    #[error("{0}")]
+    NoCgroupIds(String),
     #[error("tracing the running containers")]
     Filter(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -55,7 +58,11 @@ impl ContainerFeed {
         let docker = runtime.block_on(Docker::connect())?;
         if let Some(filter) = &filter {
             // The follower's own `Seen` events repeat this, harmlessly, and name them.
-            for info in runtime.block_on(docker.running())? {
+            let running = runtime.block_on(docker.running())?;
+            if let Some(why) = cgroup_ids_unfindable(docker.cgroups(), &running) {
+                return Err(FeedError::NoCgroupIds(why));
+            }
+            for info in running {
                 let seen = ContainerEvent {
                     ts: 0,
                     action: ContainerAction::Seen,

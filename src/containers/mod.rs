@@ -10,10 +10,12 @@ mod docker;
 mod feed;
 mod map;
 mod tracker;
+mod visibility;
 mod watch;
 
 pub use cgroup::CgroupRoot;
 pub use docker::{Docker, DockerError, COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL};
 pub use feed::{ContainerFeed, FeedError};
 pub use map::ContainerMap;
+pub use visibility::cgroup_ids_unfindable;
 pub use watch::{watch, RETRY};

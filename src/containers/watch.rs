@@ -76,6 +76,13 @@ async fn follow(
     // between the listing and the subscription is missed; repeats change nothing.
     let since = unix_now();
     let running = docker.running().await?;
+    if let Some(dirs) = cgroup_dirs.as_mut() {
+        for info in &running {
+            if let Some(dir) = dirs.root().container_dir(&info.id, info.pid) {
+                dirs.watch_parent_of(&dir);
+            }
+        }
+    }
     for change in tracker.reconcile(running, *first) {
         if !announce(tx, change) {
             return Ok(());

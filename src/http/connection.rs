@@ -5,13 +5,18 @@ use std::collections::VecDeque;
 
 use crate::event::{Direction, Nanos, Observer};
 
+use super::budget::{BodyBudget, Drops};
 use super::decoder::{Decoded, Decoder, Kind, Stop};
 use super::h2;
 use super::message::Message;
 use super::sniff::{sniff, Sniff};
 
-/// How much of an undecided direction we look at before calling it non-HTTP.
+/// How much of an undecided direction we look at before calling it non-HTTP,
+/// and the most it buffers: past it the buffered bytes are dropped (and counted).
 const MAX_SNIFF: usize = 64 * 1024;
+/// Requests (and early responses) waiting for their other half, in bytes, per
+/// connection; past it the connection's parsing stops and they are written out.
+pub const MAX_WAITING: usize = 8 << 20;
 
 /// A request and what answered it, or why nothing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +43,10 @@ struct Undecided {
     /// The captured prefix, up to the first uncaptured byte.
     prefix: Vec<u8>,
     has_hole: bool,
+    /// Bytes in `pieces`.
+    bytes: usize,
+    /// The verdict once it cannot change; `prefix` is freed then.
+    settled: Option<Sniff>,
 }
 
 #[derive(Debug)]
@@ -51,6 +60,10 @@ pub struct Connection {
     http_seen: bool,
     stopped: bool,
     scratch: Vec<Decoded>,
+    /// What `done_requests` and `done_responses` hold, in bytes.
+    waiting_bytes: usize,
+    undecided_dropped: u64,
+    waiting_overflows: u64,
     /// HTTP/2 switch: the probe looks at the first bytes, `h2` takes over for
     /// good once the connection turned out to speak HTTP/2.
     probe: Option<Box<h2::Probe>>,
@@ -62,11 +75,16 @@ impl Connection {
     /// `observer` is the observing process's role when its syscalls told us
     /// (accept, connect); None lets the first request line decide.
     pub fn new(observer: Option<Observer>, max_body: usize) -> Self {
+        Self::with_budget(observer, max_body, BodyBudget::unlimited())
+    }
+
+    /// As [`new`](Self::new), with bodies in progress held against `budget`.
+    pub fn with_budget(observer: Option<Observer>, max_body: usize, budget: BodyBudget) -> Self {
         Self {
             observer,
             undecided: Default::default(),
-            requests: Decoder::new(Kind::Request, max_body),
-            responses: Decoder::new(Kind::Response, max_body),
+            requests: Decoder::with_budget(Kind::Request, max_body, budget.clone()),
+            responses: Decoder::with_budget(Kind::Response, max_body, budget),
             done_requests: VecDeque::new(),
             done_responses: VecDeque::new(),
             http_seen: false,
@@ -75,6 +93,18 @@ impl Connection {
             probe: Some(Box::default()),
             h2: None,
             max_body,
+            waiting_bytes: 0,
+            undecided_dropped: 0,
+            waiting_overflows: 0,
+        }
+    }
+
+    /// What this connection's byte budgets dropped so far.
+    pub fn drops(&self) -> Drops {
+        Drops {
+            body_bytes: self.requests.dropped_body_bytes() + self.responses.dropped_body_bytes(),
+            undecided_bytes: self.undecided_dropped,
+            waiting_overflows: self.waiting_overflows,
         }
     }
 
@@ -199,6 +229,7 @@ impl Connection {
                 }
                 Decoded::Message(m) => {
                     self.http_seen = true;
+                    self.waiting_bytes += m.held_bytes();
                     match kind {
                         Kind::Request => self.done_requests.push_back(m),
                         Kind::Response => self.done_responses.push_back(m),
@@ -214,6 +245,13 @@ impl Connection {
                     self.stop_with(&format!("bytes not captured in {what}"), out)
                 }
             }
+            if self.waiting_bytes + self.responses.waiting_method_bytes() > MAX_WAITING {
+                self.waiting_overflows += 1;
+                self.stop_with(
+                    "requests waiting for responses passed the connection's 8 MiB budget",
+                    out,
+                );
+            }
         }
     }
 
@@ -228,6 +266,10 @@ impl Connection {
             ) else {
                 return;
             };
+            self.waiting_bytes =
+                (self.waiting_bytes).saturating_sub(request.held_bytes() + response.held_bytes());
+            let incomplete = (request.body.over_budget || response.body.over_budget)
+                .then(|| "body cut short: bodies in progress passed --body-budget".to_string());
             if response
                 .tunnel
                 .as_deref()
@@ -243,7 +285,7 @@ impl Connection {
                 observer,
                 request,
                 response: Some(response),
-                incomplete: None,
+                incomplete,
                 http2: None,
             });
             if tunnel {
@@ -276,11 +318,19 @@ impl Connection {
         let mut responses = std::mem::take(&mut self.done_responses);
         responses.extend(self.responses.take_partial());
         for request in requests {
+            let response = responses.pop_front();
+            // An early answer (400, 413) to a request whose body then stopped.
+            let early = !request.complete && response.as_ref().is_some_and(|r| r.complete);
+            let incomplete = if early {
+                "request cut short after an early response".to_string()
+            } else {
+                reason.to_string()
+            };
             out.push(Exchange {
                 observer,
                 request,
-                response: responses.pop_front(),
-                incomplete: Some(reason.to_string()),
+                response,
+                incomplete: Some(incomplete),
                 http2: None,
             });
         }
@@ -295,7 +345,17 @@ impl Connection {
         out: &mut Vec<Exchange>,
     ) {
         let this = &mut self.undecided[direction.index()];
-        if !this.has_hole {
+        this.bytes += payload.len();
+        if this.bytes > MAX_SNIFF {
+            // Undecided this long (a response whose request came before capture,
+            // and a silent other side): what is held can never be decoded.
+            let held: usize = self.undecided.iter().map(|u| u.bytes).sum();
+            self.undecided_dropped += held as u64;
+            self.stopped = true;
+            self.undecided = Default::default();
+            return;
+        }
+        if !this.has_hole && this.settled.is_none() {
             this.prefix.extend_from_slice(payload);
         }
         this.pieces.push(Piece::Bytes(ts, payload.to_vec()));
@@ -376,12 +436,21 @@ impl Connection {
         }
     }
 
-    fn verdict(&self, direction: Direction) -> Sniff {
-        let side = &self.undecided[direction.index()];
-        match sniff(&side.prefix) {
+    fn verdict(&mut self, direction: Direction) -> Sniff {
+        let side = &mut self.undecided[direction.index()];
+        if let Some(v) = side.settled {
+            return v;
+        }
+        let v = match sniff(&side.prefix) {
             Sniff::NeedMore if side.has_hole || side.prefix.len() > MAX_SNIFF => Sniff::NotHttp,
             v => v,
+        };
+        if v != Sniff::NeedMore {
+            // More bytes cannot change a verdict: the pieces are the one copy now.
+            side.settled = Some(v);
+            side.prefix = Vec::new();
         }
+        v
     }
 }
 

@@ -6,12 +6,15 @@ use std::collections::VecDeque;
 
 use crate::event::Nanos;
 
-use super::framing::{request_framing, response_framing, Framing};
+use super::budget::BodyBudget;
+use super::framing::{anomalies, request_framing, response_framing, Framing};
 use super::message::{Body, Head, Headers, Message, RequestHead, ResponseHead};
 
 /// Longest head (or chunk-size line, or trailer section) we buffer before giving up.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
+/// What a waiting method costs beyond its text (the String and its queue slot).
+pub(super) const METHOD_OVERHEAD: usize = 32;
 
 /// Which kind of message this direction carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,10 +73,21 @@ pub struct Decoder {
     /// connection ends.
     stop_after_message: bool,
     started: bool,
+    /// Shared by every connection's bodies in progress.
+    budget: BodyBudget,
+    /// Body bytes the budget refused.
+    dropped_body_bytes: u64,
+    /// What `methods` holds, in bytes.
+    method_bytes: usize,
 }
 
 impl Decoder {
     pub fn new(kind: Kind, max_body: usize) -> Self {
+        Self::with_budget(kind, max_body, BodyBudget::unlimited())
+    }
+
+    /// As [`new`](Self::new), with body bytes in progress held against `budget`.
+    pub fn with_budget(kind: Kind, max_body: usize, budget: BodyBudget) -> Self {
         Self {
             kind,
             max_body,
@@ -84,11 +98,25 @@ impl Decoder {
             methods: VecDeque::new(),
             stop_after_message: false,
             started: false,
+            budget,
+            dropped_body_bytes: 0,
+            method_bytes: 0,
         }
+    }
+
+    /// Body bytes the shared budget refused so far.
+    pub fn dropped_body_bytes(&self) -> u64 {
+        self.dropped_body_bytes
+    }
+
+    /// Bytes of request methods still waiting for a response (responses only).
+    pub fn waiting_method_bytes(&self) -> usize {
+        self.method_bytes
     }
 
     /// Tells a response decoder that a request with this method is waiting.
     pub fn expect_response_to(&mut self, method: String) {
+        self.method_bytes += method.len() + METHOD_OVERHEAD;
         self.methods.push_back(method);
     }
 
@@ -187,6 +215,7 @@ impl Decoder {
     /// Takes the message in progress, if its head was parsed, marked incomplete.
     pub fn take_partial(&mut self) -> Option<Message> {
         let mut m = self.current.take()?;
+        self.budget.give_back(m.body.kept.len());
         m.complete = false;
         m.body.truncated = true;
         Some(m)
@@ -203,7 +232,14 @@ impl Decoder {
     fn take_body<'i>(&mut self, input: &'i [u8], left: u64) -> (&'i [u8], u64) {
         let take = (input.len() as u64).min(left) as usize;
         if let Some(m) = self.current.as_mut() {
-            m.body.push(&input[..take], self.max_body);
+            let kept = m.body.kept.len();
+            let room = self.max_body.saturating_sub(kept).min(take);
+            let granted = self.budget.take(room);
+            if granted < room {
+                m.body.over_budget = true;
+                self.dropped_body_bytes += (room - granted) as u64;
+            }
+            m.body.push(&input[..take], kept + granted);
         }
         (&input[take..], left - take as u64)
     }
@@ -356,12 +392,16 @@ impl Decoder {
                 return;
             }
             Head::Response(r) => match self.methods.pop_front() {
-                Some(method) => response_framing(r, &method),
+                Some(method) => {
+                    self.method_bytes -= method.len() + METHOD_OVERHEAD;
+                    response_framing(r, &method)
+                }
                 None => {
                     return self.stop(Stop::Malformed("a response without a request".into()), out)
                 }
             },
         };
+        let anomalies = anomalies(head.headers());
         self.current = Some(Message {
             head,
             body: Body::default(),
@@ -370,6 +410,7 @@ impl Decoder {
             end: ts,
             complete: false,
             tunnel: None,
+            anomalies,
         });
         match framing {
             Ok(Framing::Length(0)) => self.finish_message(ts, out),
@@ -383,16 +424,17 @@ impl Decoder {
                 self.stop_after_message = true;
                 self.finish_message(ts, out);
             }
-            Err(why) => {
-                self.current = None;
-                self.stop(Stop::Malformed(why.into()), out);
-            }
+            // The head stays: the flow shows the request (or response) that
+            // could not be framed, and why.
+            Err(why) => self.stop(Stop::Malformed(why.into()), out),
         }
     }
 
     fn finish_message(&mut self, ts: Nanos, out: &mut Vec<Decoded>) {
         self.state = State::Head;
         if let Some(mut m) = self.current.take() {
+            // Whole now: the per-connection budget of waiting messages takes over.
+            self.budget.give_back(m.body.kept.len());
             m.end = ts;
             m.complete = true;
             out.push(Decoded::Message(m));
@@ -400,6 +442,14 @@ impl Decoder {
         if self.stop_after_message {
             // Quietly: the connection decides what the tunnel means.
             self.state = State::Stopped;
+        }
+    }
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        if let Some(m) = &self.current {
+            self.budget.give_back(m.body.kept.len());
         }
     }
 }

@@ -1,7 +1,7 @@
 //! How long a message body is, from its head: RFC 9112 section 6.3, for requests
 //! and for responses (which also depend on the request's method).
 
-use super::message::{header, Headers, RequestHead, ResponseHead};
+use super::message::{Headers, RequestHead, ResponseHead};
 
 pub(super) enum Framing {
     Length(u64),
@@ -12,7 +12,7 @@ pub(super) enum Framing {
 
 /// RFC 9112 6.3, items 3-6, for a request.
 pub(super) fn request_framing(r: &RequestHead) -> Result<Framing, &'static str> {
-    match header(&r.headers, "transfer-encoding") {
+    match transfer_encoding(&r.headers).as_deref() {
         Some(te) if is_chunked_last(te) => Ok(Framing::Chunked),
         // A request body must have a length; the server would answer 400.
         Some(_) => Err("request transfer-encoding without chunked"),
@@ -23,7 +23,7 @@ pub(super) fn request_framing(r: &RequestHead) -> Result<Framing, &'static str> 
 /// RFC 9112 6.3, items 1-7, for a response to a request with `method`.
 pub(super) fn response_framing(r: &ResponseHead, method: &str) -> Result<Framing, &'static str> {
     if r.status == 101 {
-        let protocol = header(&r.headers, "upgrade").unwrap_or("unknown");
+        let protocol = super::message::header(&r.headers, "upgrade").unwrap_or("unknown");
         return Ok(Framing::Tunnel(protocol.to_string()));
     }
     if method.eq_ignore_ascii_case("CONNECT") && (200..300).contains(&r.status) {
@@ -32,7 +32,7 @@ pub(super) fn response_framing(r: &ResponseHead, method: &str) -> Result<Framing
     if method.eq_ignore_ascii_case("HEAD") || r.status == 204 || r.status == 304 {
         return Ok(Framing::Length(0));
     }
-    match header(&r.headers, "transfer-encoding") {
+    match transfer_encoding(&r.headers).as_deref() {
         Some(te) if is_chunked_last(te) => Ok(Framing::Chunked),
         Some(_) => Ok(Framing::UntilClose),
         None => Ok(match content_length(&r.headers)? {
@@ -40,6 +40,40 @@ pub(super) fn response_framing(r: &ResponseHead, method: &str) -> Result<Framing
             None => Framing::UntilClose,
         }),
     }
+}
+
+/// Every Transfer-Encoding field, combined as one list (RFC 9110 5.3): several
+/// lines say what one comma-separated line would.
+fn transfer_encoding(headers: &Headers) -> Option<String> {
+    let values: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// Framing signs that a peer may read differently (request smuggling): the
+/// message is framed as RFC 9112 says, and the flow names these.
+pub(super) fn anomalies(headers: &Headers) -> Vec<&'static str> {
+    let count = |name: &str| {
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    };
+    let (te, cl) = (count("transfer-encoding"), count("content-length"));
+    let mut found = Vec::new();
+    if te > 0 && cl > 0 {
+        found.push("transfer-encoding with content-length");
+    }
+    if te > 1 {
+        found.push("several transfer-encoding fields");
+    }
+    if cl > 1 {
+        found.push("several content-length fields");
+    }
+    found
 }
 
 fn is_chunked_last(te: &str) -> bool {

@@ -46,6 +46,8 @@ pub struct Body {
     /// Fewer bytes were kept than the body had: over the cap, not captured by the
     /// kernel, lost on the way (a gap inside the body), or never finished.
     pub truncated: bool,
+    /// Some of the truncation is the global budget for bodies in progress.
+    pub over_budget: bool,
 }
 
 impl Body {
@@ -82,9 +84,23 @@ pub struct Message {
     /// Set on a `101 Switching Protocols` (the Upgrade protocol) or a successful
     /// CONNECT ("connect"): the bytes after it are not HTTP.
     pub tunnel: Option<String>,
+    /// Framing signs a peer may read differently (request smuggling), e.g.
+    /// "transfer-encoding with content-length"; the message is framed as RFC
+    /// 9112 says all the same.
+    pub anomalies: Vec<&'static str>,
 }
 
 impl Message {
+    /// About what this message holds in memory: its record, header text, kept
+    /// body and trailers. What per-connection byte budgets count.
+    pub fn held_bytes(&self) -> usize {
+        let fields = |h: &Headers| h.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>();
+        std::mem::size_of::<Message>()
+            + fields(self.head.headers())
+            + fields(&self.trailers)
+            + self.body.kept.len()
+    }
+
     pub fn request(&self) -> Option<&RequestHead> {
         match &self.head {
             Head::Request(r) => Some(r),

@@ -2,6 +2,7 @@
 //! incrementally and paired in FIFO order (keep-alive and pipelining); a
 //! connection that speaks HTTP/2 is handed to `h2`. Non-HTTP produces nothing.
 
+mod budget;
 mod connection;
 mod decoder;
 mod framing;
@@ -9,7 +10,8 @@ pub mod h2;
 mod message;
 mod sniff;
 
-pub use connection::{Connection, Exchange};
+pub use budget::{BodyBudget, Drops};
+pub use connection::{Connection, Exchange, MAX_WAITING};
 pub use decoder::{Decoded, Decoder, Kind, Stop};
 pub use message::{header, Body, Head, Headers, Message, RequestHead, ResponseHead};
 

@@ -163,6 +163,8 @@ struct WireOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: &'a Option<Tls>,
     incomplete: &'a Option<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    anomalies: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_id: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,6 +192,8 @@ struct WireIn {
     #[serde(default)]
     tls: Option<Tls>,
     incomplete: Option<String>,
+    #[serde(default)]
+    anomalies: Vec<String>,
     #[serde(default)]
     stream_id: Option<u32>,
     #[serde(default)]
@@ -224,6 +228,7 @@ impl Serialize for MergedFlow {
             tunnel: &f.tunnel,
             tls: &f.tls,
             incomplete: &f.incomplete,
+            anomalies: &f.anomalies,
             stream_id: f.stream_id,
             authority: &f.authority,
             grpc: &f.grpc,
@@ -252,6 +257,7 @@ impl<'de> Deserialize<'de> for MergedFlow {
                 tunnel: w.tunnel,
                 tls: w.tls,
                 incomplete: w.incomplete,
+                anomalies: w.anomalies,
                 stream_id: w.stream_id,
                 authority: w.authority,
                 grpc: w.grpc,

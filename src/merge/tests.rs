@@ -33,6 +33,7 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
         ),
     };
     Flow {
+        anomalies: Vec::new(),
         id: format!("{pid}-3-0-{index}"),
         observer,
         src: endpoint(CLIENT),

@@ -53,6 +53,14 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
         .as_ref()
         .map(|r| r.end.saturating_sub(exchange.request.start) / 1_000);
     let tunnel = exchange.response.as_ref().and_then(|r| r.tunnel.clone());
+    let anomalies = (exchange.request.anomalies.iter())
+        .map(|a| format!("request: {a}"))
+        .chain(
+            (exchange.response.iter())
+                .flat_map(|r| r.anomalies.iter())
+                .map(|a| format!("response: {a}")),
+        )
+        .collect();
     let http2 = exchange.http2;
     let mut flow = Flow {
         id: format!("{}-{}-{}-{}", s.id.pid, s.id.fd, s.id.generation, index),
@@ -74,6 +82,7 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
         tunnel,
         tls: ctx.tls.cloned(),
         incomplete: exchange.incomplete,
+        anomalies,
         stream_id: None,
         authority: None,
         grpc: None,
@@ -166,6 +175,7 @@ mod tests {
             kept: b"ok".to_vec(),
             size: 2,
             truncated: false,
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_string(&text).unwrap(),
@@ -175,6 +185,7 @@ mod tests {
             kept: vec![0xff],
             size: 9,
             truncated: true,
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_string(&bin).unwrap(),

@@ -164,7 +164,10 @@ impl Sockets {
             Event::Socket(e) => self.existing(&e, out),
             Event::Data(e) => self.data(e, out),
             Event::Close(e) => self.close(&e, out),
-            Event::Clock { .. } | Event::Container(_) | Event::Loss { .. } => {}
+            Event::Clock { .. }
+            | Event::Container(_)
+            | Event::Loss { .. }
+            | Event::Overflow { .. } => {}
         }
     }
 

@@ -24,6 +24,7 @@ const DATA: u8 = 5;
 const CLOSE: u8 = 6;
 const CONTAINER: u8 = 7;
 const LOSS: u8 = 8;
+const OVERFLOW: u8 = 9;
 
 /// Appends one event's record (length, kind, body) to `out`.
 pub fn encode(event: &Event, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
@@ -39,6 +40,12 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
         Event::Close(e) => body(out, CLOSE, e),
         Event::Container(e) => body(out, CONTAINER, e),
         Event::Loss { ts, lost } => body(out, LOSS, &(ts, lost)),
+        Event::Overflow {
+            ts,
+            budget,
+            events,
+            bytes,
+        } => body(out, OVERFLOW, &(ts, budget, events, bytes)),
     }?;
     let len =
         u32::try_from(out.len() - start - 4).map_err(|_| postcard::Error::SerializeBufferFull)?;
@@ -77,6 +84,15 @@ pub fn decode(record: &[u8]) -> Result<Event, postcard::Error> {
         LOSS => {
             let (ts, lost): (Nanos, u64) = from_bytes(body)?;
             Event::Loss { ts, lost }
+        }
+        OVERFLOW => {
+            let (ts, budget, events, bytes): (Nanos, String, u64, u64) = from_bytes(body)?;
+            Event::Overflow {
+                ts,
+                budget,
+                events,
+                bytes,
+            }
         }
         _ => return Err(postcard::Error::DeserializeBadEnum),
     })
@@ -130,6 +146,7 @@ mod tests {
             "close",
             "container",
             "loss",
+            "overflow",
         ] {
             assert!(
                 events

@@ -17,11 +17,11 @@ pub struct Case {
     pub trace: Trace,
 }
 
-fn case(name: &'static str, build: impl FnOnce(&mut Trace)) -> Case {
+pub(crate) fn case(name: &'static str, build: impl FnOnce(&mut Trace)) -> Case {
     with_args(name, &[], build)
 }
 
-fn with_args(
+pub(crate) fn with_args(
     name: &'static str,
     args: &'static [&'static str],
     build: impl FnOnce(&mut Trace),
@@ -48,7 +48,7 @@ fn http1() -> Vec<Case> {
     let curl = task(300, "curl", 33);
     let s = &server;
     let c = &curl;
-    vec![
+    let mut cases = vec![
         case("getsockname-after-first-read", |t| {
             demo(t);
             t.accept(s, 5, Some(CLIENT), Some((API, CLIENT)))
@@ -333,5 +333,7 @@ fn http1() -> Vec<Case> {
                 .recv(&task(500, "node", 0), 21, b"GET /two HTTP/1.1\r\n\r\n")
                 .send(&task(500, "node", 0), 21, OK);
         }),
-    ]
+    ];
+    cases.extend(crate::corpus_framing::cases());
+    cases
 }

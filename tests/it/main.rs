@@ -6,6 +6,7 @@
 
 mod capture;
 mod corpus;
+mod corpus_framing;
 mod corpus_h2;
 mod demo;
 mod docker;
@@ -13,6 +14,7 @@ mod dockerd_restart;
 mod fixtures;
 mod flows;
 mod har;
+mod host;
 mod http2;
 mod manners;
 mod merge;

@@ -183,6 +183,18 @@ impl Trace {
         self
     }
 
+    /// The gate's note that it dropped events past its hold budget (cumulative).
+    pub fn overflow(&mut self, events: u64, bytes: u64) -> &mut Self {
+        let ts = self.tick();
+        self.events.push(Event::Overflow {
+            ts,
+            budget: "held events of undecided containers".into(),
+            events,
+            bytes,
+        });
+        self
+    }
+
     pub fn close(&mut self, t: &Task, fd: i32) -> &mut Self {
         let ts = self.tick();
         self.events.push(Event::Close(Close {

@@ -30,13 +30,7 @@ const SLACK_NS: u64 = 200_000_000;
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let config = capture_config(&args)?;
-    let duration = match args.duration {
-        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-            bail!("--duration must be a positive number of seconds")
-        }
-        Some(secs) => Some(Duration::from_secs_f64(secs)),
-        None => None,
-    };
+    let duration = args.duration.map(capture_duration).transpose()?;
     let stop = stop_on_signals()?;
     let recorder = args.record.as_deref().map(open_trace).transpose()?;
     if !(args.merge_wait.is_finite() && args.merge_wait >= 0.0) {
@@ -55,6 +49,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let flows = Pipeline::new(
         pipeline::Config {
             max_body: args.max_body,
+            body_budget: args.body_budget,
             ..Default::default()
         },
         &mut sink,
@@ -89,7 +84,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             .unwrap_or_default()
     );
 
-    let deadline = duration.map(|d| Instant::now() + d);
+    let deadline = duration.and_then(|d| Instant::now().checked_add(d));
     let mut consumer = Session::live(selector, recorder, flows);
     loop {
         if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -127,6 +122,16 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         sink.merge_summary()
     );
     Ok(())
+}
+
+/// `--duration`, checked so that no value can overflow the deadline later.
+fn capture_duration(secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero() && Instant::now().checked_add(*d).is_some())
+        .with_context(|| {
+            format!("--duration {secs}: give a positive number of seconds the clock can reach")
+        })
 }
 
 /// Starts following Docker. With a `filter`, containers are what is traced and

@@ -190,6 +190,7 @@ mod tests {
             size: bytes.len() as u64,
             kept: bytes,
             truncated: false,
+            over_budget: false,
         }
     }
 

@@ -177,5 +177,6 @@ fn message(head: Head, ts: Nanos) -> Message {
         end: ts,
         complete: false,
         tunnel: None,
+        anomalies: Vec::new(),
     }
 }
