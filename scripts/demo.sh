@@ -48,7 +48,9 @@ say "starting flowtap capture (log: $CAPTURE_LOG)"
 # With job control on, the background capture does not inherit an ignored SIGINT
 # (non-interactive shells ignore it in background jobs), so SIGINT stops it.
 set -m
-"$FLOWTAP" capture -o "$FLOWS" --record "$TRACE" --compose-project "$PROJECT" "$@" \
+# --merge: both ends of every demo exchange are traced, so each exchange is one
+# flow (observer "both"); `flowtap replay "$TRACE"` gives the per-observer flows.
+"$FLOWTAP" capture -o "$FLOWS" --merge --record "$TRACE" --compose-project "$PROJECT" "$@" \
   2>"$CAPTURE_LOG" &
 capture_pid=$!
 set +m
@@ -98,6 +100,7 @@ fi
 import collections, json, sys
 flows_path, manifest_path = sys.argv[1], sys.argv[2]
 per_service = collections.Counter()
+observers = collections.Counter()
 total = 0
 with open(flows_path) as f:
     for line in f:
@@ -105,10 +108,12 @@ with open(flows_path) as f:
             continue
         flow = json.loads(line)
         total += 1
+        observers[flow.get("observer")] += 1
         dst = (flow.get("dst") or {}).get("container") or {}
         per_service[dst.get("compose_service") or "(outside containers)"] += 1
 requests = len(json.load(open(manifest_path))["requests"])
 services = ", ".join(f"{s} {n}" for s, n in sorted(per_service.items()))
 print(f"flowtap demo: {total} flows written to {flows_path} for the client's {requests} "
-      f"requests; by destination service: {services or 'none'}")
+      f"requests ({observers['both']} seen from both ends, merged); "
+      f"by destination service: {services or 'none'}")
 EOF

@@ -8,13 +8,13 @@ use std::process::{Command, Output};
 use crate::support::{build_images, repo_root};
 
 /// `docker-compose` on the demo under a project name of this test's own.
-struct Demo {
-    project: String,
-    out: tempfile::TempDir,
+pub struct Demo {
+    pub project: String,
+    pub out: tempfile::TempDir,
 }
 
 impl Demo {
-    fn compose(&self, args: &[&str]) -> Output {
+    pub fn compose(&self, args: &[&str]) -> Output {
         let file = repo_root().join("fixtures/demo/docker-compose.yml");
         Command::new("docker-compose")
             .arg("-f")
@@ -33,7 +33,7 @@ impl Drop for Demo {
     }
 }
 
-fn assert_ok(what: &str, out: &Output) {
+pub fn assert_ok(what: &str, out: &Output) {
     assert!(
         out.status.success(),
         "{what} failed:\n{}\n{}",

@@ -7,8 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::demo::{assert_ok, Demo};
 use crate::har::{free_port, site, FETCH_ALL};
-use crate::support::{flowtap_bin, privileged, wait_with_timeout, LiveCapture};
+use crate::support::{build_images, flowtap_bin, privileged, wait_with_timeout, LiveCapture};
 
 /// A private tmux server (its own socket), killed when dropped.
 struct Tmux {
@@ -204,6 +205,60 @@ fn the_view_shows_live_exchanges_in_a_terminal_and_a_summary_at_ctrl_c() {
     let pane = tmux.pane(true);
     assert!(pane.contains("GET /data.json 200"), "{pane}");
     assert!(!pane.contains("\x1b["), "{pane:?}");
+}
+
+#[test]
+#[ignore = "needs root, BPF, Docker and tmux; run via scripts/test.sh"]
+fn the_view_follows_the_running_demo_by_compose_service() {
+    let _guard = privileged();
+    build_images();
+    let demo = Demo {
+        project: format!("ftview{}", std::process::id()),
+        out: tempfile::tempdir().expect("tempdir"),
+    };
+    assert_ok(
+        "compose up",
+        &demo.compose(&["up", "-d", "api", "web", "gosrv", "proxy"]),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows.jsonl");
+    std::fs::write(&flows, "").expect("create flows file");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--compose-project",
+        &demo.project,
+        "-o",
+        flows.to_str().expect("utf-8"),
+    ]);
+    let tmux = Tmux::start();
+    let view = format!(
+        "{} view {}",
+        shell_quote(&flowtap_bin()),
+        shell_quote(&flows)
+    );
+    tmux.keys(&[&view, "Enter"]);
+    assert_ok("the demo client", &demo.compose(&["run", "--rm", "client"]));
+
+    // Lines name both ends by compose service, merged (no [client]/[server]).
+    let pane = tmux.wait_for(&[
+        "client → api GET /items 200 ",
+        "client → api GET /nope 404 ",
+        "client → web GET /hello 200 ",
+        "client → gosrv POST /echo 200 ",
+        "client → proxy GET /missing 404 ",
+    ]);
+    assert!(
+        !pane.contains("[client]") && !pane.contains("[server]"),
+        "{pane}"
+    );
+    tmux.keys(&["C-c"]);
+    let pane = tmux.wait_for(&["client → api: ", "client → proxy: "]);
+    assert!(
+        pane.trim_end().ends_with('$'),
+        "prompt back after the view:\n{pane}"
+    );
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
 }
 
 /// The text of a line without escape sequences.
