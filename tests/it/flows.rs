@@ -3,11 +3,11 @@
 //! must give the same flows.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{flowtap_bin, privileged, Harness, LiveCapture};
+use crate::support::replay;
+use crate::support::{privileged, Harness, LiveCapture};
 
 struct LiveRun {
     result: Value,
@@ -29,11 +29,7 @@ fn read_flows(path: &Path) -> Vec<Value> {
 fn live(scenario: &str) -> LiveRun {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (flows, trace, replayed) = (
-        dir.path().join("flows.jsonl"),
-        dir.path().join("t.jsonl"),
-        dir.path().join("replayed.jsonl"),
-    );
+    let (flows, trace) = (dir.path().join("flows.jsonl"), dir.path().join("t.jsonl"));
     let harness = Harness::start(scenario, &[]);
     let pid = harness.pid().to_string();
     let live = LiveCapture::start(&[
@@ -54,23 +50,12 @@ fn live(scenario: &str) -> LiveRun {
         "{stderr}"
     );
 
-    let out = Command::new(flowtap_bin())
-        .arg("replay")
-        .arg(&trace)
-        .arg("-o")
-        .arg(&replayed)
-        .output()
-        .expect("run replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let replayed_text = replay(&trace, &[]);
     LiveRun {
         result,
         flows: read_flows(&flows),
         live_text: std::fs::read_to_string(&flows).expect("flows"),
-        replayed_text: std::fs::read_to_string(&replayed).expect("replayed flows"),
+        replayed_text,
     }
 }
 

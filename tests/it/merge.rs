@@ -7,7 +7,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{flowtap_bin, privileged, Harness, LiveCapture};
+use crate::support::replay;
+use crate::support::{privileged, Harness, LiveCapture};
 
 fn read(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -22,11 +23,7 @@ fn read(path: &Path) -> Vec<Value> {
 fn a_live_keep_alive_series_is_one_merged_flow_per_exchange() {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (flows, trace, replayed) = (
-        dir.path().join("flows.jsonl"),
-        dir.path().join("t.jsonl"),
-        dir.path().join("replayed.jsonl"),
-    );
+    let (flows, trace) = (dir.path().join("flows.jsonl"), dir.path().join("t.jsonl"));
     let harness = Harness::start("keepalive", &[]);
     let pid = harness.pid().to_string();
     let live = LiveCapture::start(&[
@@ -82,20 +79,12 @@ fn a_live_keep_alive_series_is_one_merged_flow_per_exchange() {
         );
     }
 
-    let out = Command::new(flowtap_bin())
-        .arg("replay")
-        .arg(&trace)
-        .arg("--merge")
-        .arg("-o")
-        .arg(&replayed)
-        .output()
-        .expect("run replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(read(&replayed), got, "replay --merge equals the live run");
+    let replayed_text = replay(&trace, &["--merge"]);
+    let replayed: Vec<Value> = replayed_text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a flow is JSON"))
+        .collect();
+    assert_eq!(replayed, got, "replay --merge equals the live run");
 }
 
 #[test]

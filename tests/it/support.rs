@@ -247,6 +247,23 @@ pub fn python_container(name: &str, flags: &[&str], script: &str) -> std::proces
     out
 }
 
+/// The flows `flowtap replay TRACE ARGS…` writes to stdout; asserts it succeeded.
+pub fn replay(trace: &Path, args: &[&str]) -> String {
+    let out = Command::new(flowtap_bin())
+        .arg("replay")
+        .arg(trace)
+        .args(args)
+        .output()
+        .expect("run flowtap replay");
+    assert!(
+        out.status.success(),
+        "replay of {}: {}",
+        trace.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("flows are UTF-8")
+}
+
 pub fn read_trace(path: &Path) -> Vec<Event> {
     TraceReader::open(path)
         .expect("open trace")

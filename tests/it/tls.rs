@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{flowtap_bin, privileged, repo_root, wait_with_timeout, LiveCapture};
+use crate::support::replay;
+use crate::support::{privileged, repo_root, wait_with_timeout, LiveCapture};
 
 struct TlsRun {
     said: Value,
@@ -24,7 +25,6 @@ fn capture_tls(flags: &[&str]) -> TlsRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = dir.path().join("flows.jsonl");
     let trace = dir.path().join("t.jsonl");
-    let replayed = dir.path().join("replayed.jsonl");
     let mut child = Command::new("python3")
         .arg(repo_root().join("tests/programs/tls.py"))
         .args(flags)
@@ -58,20 +58,8 @@ fn capture_tls(flags: &[&str]) -> TlsRun {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("0 events lost"), "{stderr}");
 
-    let out = Command::new(flowtap_bin())
-        .arg("replay")
-        .arg(&trace)
-        .arg("-o")
-        .arg(&replayed)
-        .output()
-        .expect("run replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let replayed_text = replay(&trace, &[]);
     let live_text = std::fs::read_to_string(&flows).expect("flows");
-    let replayed_text = std::fs::read_to_string(&replayed).expect("replayed");
     assert!(!live_text.is_empty(), "the live run wrote flows");
     assert_eq!(live_text, replayed_text, "replay differs from the live run");
     TlsRun {
