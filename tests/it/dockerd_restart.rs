@@ -101,7 +101,7 @@ impl PrivateDockerd {
         }
     }
 
-    /// Stops the daemon, as `systemctl stop docker` would: SIGTERM, then wait.
+    /// Stops the daemon as a service manager would: SIGTERM, then wait.
     fn stop(&mut self) {
         if let Some(mut daemon) = self.daemon.take() {
             // SAFETY: plain kill(2) on our own child's pid.
