@@ -16,7 +16,7 @@ use crate::sockets::AddressSource;
 pub struct Flow {
     /// `pid-fd-generation-exchange`: the same events give the same ids, live or replayed.
     pub id: String,
-    pub observer: Observer,
+    pub observer: FlowObserver,
     pub src: Endpoint,
     pub dst: Endpoint,
     pub process: Process,
@@ -46,6 +46,43 @@ pub struct Flow {
     /// the request and the response; absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<String>,
+}
+
+/// Who observed an exchange: one end of it, or both (a merged flow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowObserver {
+    Client,
+    Server,
+    Both,
+}
+
+impl FlowObserver {
+    /// The one end that observed the exchange; `None` for a merged flow.
+    pub fn one_end(self) -> Option<Observer> {
+        match self {
+            FlowObserver::Client => Some(Observer::Client),
+            FlowObserver::Server => Some(Observer::Server),
+            FlowObserver::Both => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowObserver::Client => "client",
+            FlowObserver::Server => "server",
+            FlowObserver::Both => "both",
+        }
+    }
+}
+
+impl From<Observer> for FlowObserver {
+    fn from(o: Observer) -> Self {
+        match o {
+            Observer::Client => FlowObserver::Client,
+            Observer::Server => FlowObserver::Server,
+        }
+    }
 }
 
 /// How an exchange over TLS was seen.

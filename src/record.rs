@@ -5,8 +5,7 @@ use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Observer;
-use crate::flow::{Flow, Process};
+use crate::flow::{Flow, FlowObserver, Process};
 use crate::merge::MergedFlow;
 
 // Records are short-lived and mostly passed by reference: boxing the larger
@@ -30,16 +29,15 @@ impl Record {
     /// "client", "server" or "both".
     pub fn observer(&self) -> &'static str {
         match self {
-            Record::One(f) if f.observer == Observer::Client => "client",
-            Record::One(_) => "server",
-            Record::Both(_) => "both",
+            Record::One(f) => f.observer.as_str(),
+            Record::Both(m) => m.flow.observer.as_str(),
         }
     }
 
     /// The client's and the server's processes, as far as observed.
     pub fn processes(&self) -> (Option<&Process>, Option<&Process>) {
         match self {
-            Record::One(f) if f.observer == Observer::Client => (Some(&f.process), None),
+            Record::One(f) if f.observer == FlowObserver::Client => (Some(&f.process), None),
             Record::One(f) => (None, Some(&f.process)),
             Record::Both(m) => (Some(&m.flow.process), Some(&m.server.process)),
         }

@@ -5,20 +5,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Observer;
-use crate::flow::{AddressSources, Body, Endpoint, Flow, Process, Request, Response, Tls};
-use crate::http::h2::Grpc;
+use crate::flow::{Body, Flow, FlowObserver, Process};
 
-/// One exchange observed by both its client and its server.
-#[derive(Debug, Clone, PartialEq)]
+/// One exchange observed by both its client and its server. On the wire it is a
+/// Flow's fields, then `server`, `timing` and `disagreements`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergedFlow {
-    /// The exchange as the client saw it, except `dst`, `address_source.dst` (the
-    /// server's own knowledge of itself), a body the server kept whole where the
-    /// client kept it in part, and `observer`, which is "both" on output.
+    /// The exchange as the client saw it, except `observer` ("both"), `dst` and
+    /// `address_source.dst` (the server's own knowledge of itself), and a body
+    /// the server kept whole where the client kept it in part.
+    #[serde(flatten)]
     pub flow: Flow,
     pub server: ServerHalf,
     pub timing: Timing,
     /// Fields the two observations disagree on (empty when they agree).
+    #[serde(default)]
     pub disagreements: Vec<Disagreement>,
 }
 
@@ -65,6 +66,7 @@ pub fn merge(client: Flow, mut server: Flow) -> MergedFlow {
         },
     };
     let mut flow = client;
+    flow.observer = FlowObserver::Both;
     flow.dst = server.dst;
     flow.address_source.dst = server.address_source.dst;
     // A body one end kept whole and the other only in part (past --max-payload
@@ -144,127 +146,4 @@ fn compare(client: &Flow, server: &Flow) -> Vec<Disagreement> {
 /// A field as JSON, to compare and to keep.
 fn json<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
-/// The serialised shape: every field of a Flow, then the merged ones. Written
-/// from borrows (bodies can be large), read into owned values.
-#[derive(Serialize)]
-struct WireOut<'a> {
-    id: &'a str,
-    observer: Both,
-    src: &'a Endpoint,
-    dst: &'a Endpoint,
-    process: &'a Process,
-    request: &'a Request,
-    response: &'a Option<Response>,
-    duration_us: Option<u64>,
-    address_source: &'a AddressSources,
-    tunnel: &'a Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tls: &'a Option<Tls>,
-    incomplete: &'a Option<String>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    anomalies: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    authority: &'a Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grpc: &'a Option<Grpc>,
-    server: &'a ServerHalf,
-    timing: &'a Timing,
-    disagreements: &'a [Disagreement],
-}
-
-#[derive(Deserialize)]
-struct WireIn {
-    id: String,
-    #[allow(dead_code)] // only checked: a merged record says "both"
-    observer: Both,
-    src: Endpoint,
-    dst: Endpoint,
-    process: Process,
-    request: Request,
-    response: Option<Response>,
-    duration_us: Option<u64>,
-    address_source: AddressSources,
-    tunnel: Option<String>,
-    #[serde(default)]
-    tls: Option<Tls>,
-    incomplete: Option<String>,
-    #[serde(default)]
-    anomalies: Vec<String>,
-    #[serde(default)]
-    stream_id: Option<u32>,
-    #[serde(default)]
-    authority: Option<String>,
-    #[serde(default)]
-    grpc: Option<Grpc>,
-    server: ServerHalf,
-    timing: Timing,
-    #[serde(default)]
-    disagreements: Vec<Disagreement>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Both {
-    Both,
-}
-
-impl Serialize for MergedFlow {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let f = &self.flow;
-        WireOut {
-            id: &f.id,
-            observer: Both::Both,
-            src: &f.src,
-            dst: &f.dst,
-            process: &f.process,
-            request: &f.request,
-            response: &f.response,
-            duration_us: f.duration_us,
-            address_source: &f.address_source,
-            tunnel: &f.tunnel,
-            tls: &f.tls,
-            incomplete: &f.incomplete,
-            anomalies: &f.anomalies,
-            stream_id: f.stream_id,
-            authority: &f.authority,
-            grpc: &f.grpc,
-            server: &self.server,
-            timing: &self.timing,
-            disagreements: &self.disagreements,
-        }
-        .serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for MergedFlow {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let w = WireIn::deserialize(deserializer)?;
-        Ok(MergedFlow {
-            flow: Flow {
-                id: w.id,
-                observer: Observer::Client,
-                src: w.src,
-                dst: w.dst,
-                process: w.process,
-                request: w.request,
-                response: w.response,
-                duration_us: w.duration_us,
-                address_source: w.address_source,
-                tunnel: w.tunnel,
-                tls: w.tls,
-                incomplete: w.incomplete,
-                anomalies: w.anomalies,
-                stream_id: w.stream_id,
-                authority: w.authority,
-                grpc: w.grpc,
-            },
-            server: w.server,
-            timing: w.timing,
-            disagreements: w.disagreements,
-        })
-    }
 }

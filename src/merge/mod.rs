@@ -341,7 +341,8 @@ fn key_of(flow: &Flow) -> Option<(Key, String)> {
     let key = Key {
         tuple: (addr(&flow.src)?, addr(&flow.dst)?),
         place,
-        observer: flow.observer,
+        // A merged flow has no twin to wait for.
+        observer: flow.observer.one_end()?,
     };
     Some((key, socket.to_string()))
 }

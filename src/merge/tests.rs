@@ -35,7 +35,7 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
     Flow {
         anomalies: Vec::new(),
         id: format!("{pid}-3-0-{index}"),
-        observer,
+        observer: observer.into(),
         src: endpoint(CLIENT),
         dst: endpoint(SERVER),
         process: Process {

@@ -64,7 +64,7 @@ pub(super) fn flow(ctx: &FlowContext<'_>, exchange: Exchange, index: u64) -> Flo
     let http2 = exchange.http2;
     let mut flow = Flow {
         id: format!("{}-{}-{}-{}", s.id.pid, s.id.fd, s.id.generation, index),
-        observer: exchange.observer,
+        observer: exchange.observer.into(),
         src,
         dst,
         process: Process {

@@ -108,7 +108,7 @@ pub fn detail(record: &Record) -> String {
     let _ = writeln!(
         out,
         "; {} process {} ({})",
-        if matches!(record, Record::One(g) if g.observer == crate::event::Observer::Server) {
+        if matches!(record, Record::One(g) if g.observer == crate::flow::FlowObserver::Server) {
             "server"
         } else {
             "client"

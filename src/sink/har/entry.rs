@@ -379,7 +379,7 @@ pub fn entry<'a>(flow: &'a Flow, merged: Option<&'a MergedFlow>) -> Entry<'a> {
     };
     let mut flowtap = serde_json::json!({
         "id": flow.id,
-        "observer": if merged.is_some() { "both" } else if flow.observer == crate::event::Observer::Client { "client" } else { "server" },
+        "observer": flow.observer.as_str(),
         "process": flow.process,
     });
     if let Some(m) = merged {
