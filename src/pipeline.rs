@@ -124,6 +124,7 @@ pub struct Pipeline<S: Sink> {
     bodies: BodyBudget,
     released: Vec<Released>,
     exchanges: Vec<Exchange>,
+    times: assemble::Times,
 }
 
 impl<S: Sink> Pipeline<S> {
@@ -140,6 +141,7 @@ impl<S: Sink> Pipeline<S> {
             bodies: BodyBudget::new(config.body_budget),
             released: Vec::new(),
             exchanges: Vec::new(),
+            times: assemble::Times::default(),
         }
     }
 
@@ -231,9 +233,11 @@ impl<S: Sink> Pipeline<S> {
     }
 
     fn flush_released(&mut self) -> Result<(), PipelineError> {
-        let released = std::mem::take(&mut self.released);
+        // Taken out while `self` is borrowed below, and put back empty after:
+        // a fresh Vec per event would grow (allocate) again on every push.
+        let mut released = std::mem::take(&mut self.released);
         let mut result = Ok(());
-        for r in released {
+        for r in released.drain(..) {
             let (id, ended) = match r {
                 Released::Open(info) => {
                     let http = Connection::with_budget(
@@ -310,12 +314,15 @@ impl<S: Sink> Pipeline<S> {
                 self.streams.remove(&id);
             }
         }
+        self.released = released;
         result
     }
 
     fn write_exchanges(&mut self, id: SocketId) -> Result<(), PipelineError> {
-        let exchanges = std::mem::take(&mut self.exchanges);
+        let mut exchanges = std::mem::take(&mut self.exchanges);
         let Some(stream) = self.streams.get_mut(&id) else {
+            exchanges.clear();
+            self.exchanges = exchanges;
             return Ok(());
         };
         let ctx = assemble::FlowContext {
@@ -325,8 +332,8 @@ impl<S: Sink> Pipeline<S> {
             clock: &self.clock,
         };
         let mut result = Ok(());
-        for exchange in exchanges {
-            let flow = assemble::flow(&ctx, exchange, stream.exchanges);
+        for exchange in exchanges.drain(..) {
+            let flow = assemble::flow(&ctx, &mut self.times, exchange, stream.exchanges);
             stream.exchanges += 1;
             match self.sink.write(&flow) {
                 Ok(()) => self.summary.flows_written += 1,
@@ -334,6 +341,7 @@ impl<S: Sink> Pipeline<S> {
                 Err(_) => {}
             }
         }
+        self.exchanges = exchanges;
         result
     }
 }
