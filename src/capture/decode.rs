@@ -5,8 +5,10 @@
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::sendfile::FileSource;
 use super::skel::types::{
-    ft_addr, ft_close_event, ft_data_event, ft_header, ft_kind, ft_sock_event, ft_syscall,
+    ft_addr, ft_close_event, ft_data_event, ft_file_data_event, ft_header, ft_kind, ft_sock_event,
+    ft_syscall,
 };
 use crate::bytes::Bytes;
 use crate::event::{
@@ -34,9 +36,18 @@ pub enum DecodeError {
 
 /// Decodes one ring-buffer record.
 pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
+    decode_record(record).map(|(event, _)| event)
+}
+
+/// Decodes one ring-buffer record, with the source file of a sendfile record
+/// whose bytes the kernel could name (see [`super::sendfile`]).
+pub fn decode_record(record: &[u8]) -> Result<(Event, Option<FileSource>), DecodeError> {
     let header: ft_header = read(record, "header")?;
     let kind = ft_kind(header.kind);
-    match kind {
+    if kind == ft_kind::FT_FILE_DATA {
+        return decode_file_data(record);
+    }
+    let event = match kind {
         ft_kind::FT_ACCEPT | ft_kind::FT_CONNECT | ft_kind::FT_GETSOCKNAME | ft_kind::FT_SOCKET => {
             decode_sock(kind, &read::<ft_sock_event>(record, "socket record")?)
         }
@@ -50,7 +61,38 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
             }))
         }
         ft_kind(other) => Err(DecodeError::UnknownKind(other)),
-    }
+    }?;
+    Ok((event, None))
+}
+
+fn decode_file_data(record: &[u8]) -> Result<(Event, Option<FileSource>), DecodeError> {
+    let e: ft_file_data_event = read(record, "sendfile source record")?;
+    // A path that makes no sense costs the body, never the record's position.
+    let path = e.src.path.get(..e.src.path_len as usize).and_then(|names| {
+        let names: Vec<u8> = names.iter().map(|&c| c as u8).collect();
+        FileSource::path_from_names(&names)
+    });
+    let source = path.map(|path| FileSource {
+        dev: e.src.dev,
+        ino: e.src.ino,
+        offset: e.src.offset,
+        size: e.src.size,
+        mtime_sec: e.src.mtime_sec,
+        mtime_nsec: e.src.mtime_nsec,
+        path,
+    });
+    let d = &e.data;
+    let event = Event::Data(Data {
+        ts: d.hdr.ts,
+        task: task(&d.hdr),
+        fd: d.hdr.fd,
+        syscall: syscall(d.syscall)?,
+        pos: d.pos,
+        count: d.count,
+        truncated: d.count > 0,
+        payload: Bytes::from(Vec::new()),
+    });
+    Ok((event, source))
 }
 
 /// Copies a record struct out of the front of `bytes`. Copying (rather than
