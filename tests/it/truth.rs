@@ -12,6 +12,9 @@ pub struct Run {
     pub result: Value,
     pub flows: Vec<Value>,
     pub events: Vec<Event>,
+    /// The recorded trace, kept until the run is dropped.
+    pub trace: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 pub fn read_flows(path: &Path) -> Vec<Value> {
@@ -53,6 +56,8 @@ pub fn run_harness(harness: Harness, flags: &[&str]) -> Run {
         result,
         flows: read_flows(&flows),
         events: read_trace(&trace),
+        trace,
+        _dir: dir,
     }
 }
 
@@ -377,6 +382,82 @@ fn go_file_server_frames_every_exchange() {
         .env("FT_GO", &server);
     let run = run_harness(Harness::spawn(harness), &[]);
     check_file_flows(&run, "firstuse");
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn a_sendfile_body_is_read_back_only_from_the_unchanged_file() {
+    let run = run("truth.py", "filegone", &[]);
+    let read =
+        |key: &str, target: &str| std::fs::read(run.result[key][target].as_str().expect("path"));
+    let sendfiles: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data(d) if d.syscall == flowtap::event::Syscall::Sendfile => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert!(sendfiles.len() >= 4, "the server sent with sendfile");
+    for target in [
+        "/same.txt",
+        "/deleted.txt",
+        "/replaced.txt",
+        "/renamed-over.txt",
+        "/rewritten.txt",
+    ] {
+        let sent = read("sent", target).expect("the bytes sent");
+        // The client read the bytes itself: its body is whole whatever happened.
+        // (Not compared for the rewritten file: TCP sendfile hands the page cache
+        // to the socket, so a rewrite right after the call can reach the wire.)
+        let client = &flow(&run.flows, "client", target)["response"]["body"];
+        assert_eq!(client["truncated"], false, "{target}");
+        assert_eq!(client["size"], sent.len(), "{target}");
+        if target != "/rewritten.txt" {
+            assert!(
+                client["text"].as_str().map(str::as_bytes) == Some(sent.as_slice()),
+                "{target}: the client's body is what was sent"
+            );
+        }
+        let server = &flow(&run.flows, "server", target)["response"]["body"];
+        assert_eq!(server["size"], sent.len(), "{target}");
+        let text = server["text"].as_str().unwrap_or("").as_bytes();
+        match target {
+            "/same.txt" => {
+                assert_eq!(server["truncated"], false, "{target}");
+                assert!(text == sent.as_slice(), "{target}: the body is the file");
+            }
+            "/deleted.txt" | "/replaced.txt" | "/renamed-over.txt" => {
+                // The path no longer names the inode that was sent from.
+                assert_eq!(server["truncated"], true, "{target}");
+                assert!(text.is_empty(), "{target}: no bytes from another file");
+            }
+            _ => {
+                // Rewritten in place after the send: read back before the rewrite
+                // (then it is what the file held at the call) or refused for its
+                // new mtime, never the new bytes.
+                let now = read("now", target).expect("the file now");
+                assert_ne!(now, sent);
+                if server["truncated"] == false {
+                    assert!(text == sent.as_slice(), "{target}: the bytes at the call");
+                } else {
+                    assert!(text.is_empty(), "{target}: nothing read from the new file");
+                }
+            }
+        }
+    }
+    // The bytes read back are in the trace: replay needs no file, and gives the
+    // live run's flows once every file is gone.
+    for dir in ["sent", "now"] {
+        for path in run.result[dir].as_object().expect("paths").values() {
+            let _ = std::fs::remove_file(path.as_str().expect("path"));
+        }
+    }
+    let replayed: Vec<Value> = crate::support::replay(&run.trace, &[])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("flow is JSON"))
+        .collect();
+    assert!(replayed == run.flows, "replay gives the live run's flows");
 }
 
 #[test]
