@@ -364,6 +364,50 @@ mod tests {
         assert_eq!(decode(&r), Err(DecodeError::UnknownSyscall(77)));
     }
 
+    fn file_data_record(names: &[u8], path_len: u32) -> Vec<u8> {
+        let mut e = ft_file_data_event::default();
+        e.data = ft_data_event {
+            hdr: header(ft_kind::FT_FILE_DATA),
+            pos: 7,
+            count: 4096,
+            captured: 0,
+            syscall: ft_syscall::FT_SYS_SENDFILE.0,
+        };
+        e.src.dev = 35;
+        e.src.ino = 99;
+        e.src.offset = 512;
+        e.src.size = 8192;
+        e.src.path_len = path_len;
+        for (dst, src) in e.src.path.iter_mut().zip(names) {
+            *dst = *src as i8;
+        }
+        bytes_of(&e)
+    }
+
+    #[test]
+    fn a_sendfile_record_decodes_with_its_source_file() {
+        let names = b"big.txt\0www\0srv\0";
+        let (event, source) =
+            decode_record(&file_data_record(names, names.len() as u32)).expect("decodes");
+        let Event::Data(d) = event else {
+            panic!("not data")
+        };
+        assert_eq!((d.pos, d.count, d.syscall), (7, 4096, Syscall::Sendfile));
+        assert!(d.truncated && d.payload.is_empty(), "nothing read yet");
+        let source = source.expect("a source");
+        assert_eq!(source.path, std::path::PathBuf::from("srv/www/big.txt"));
+        assert_eq!((source.dev, source.ino, source.offset), (35, 99, 512));
+    }
+
+    #[test]
+    fn a_sendfile_record_with_a_bad_path_keeps_its_position_without_a_source() {
+        for (names, len) in [(&b"a\0"[..], 5000), (b"..\0", 3), (b"", 0)] {
+            let (event, source) = decode_record(&file_data_record(names, len)).expect("decodes");
+            assert!(matches!(event, Event::Data(d) if d.pos == 7 && d.count == 4096));
+            assert_eq!(source, None);
+        }
+    }
+
     #[test]
     fn random_and_truncated_records_never_panic() {
         let samples = [
@@ -375,6 +419,7 @@ mod tests {
             bytes_of(&ft_close_event {
                 hdr: header(ft_kind::FT_CLOSE),
             }),
+            file_data_record(b"f\0", 2),
         ];
         for s in &samples {
             for cut in 0..s.len() {
@@ -382,7 +427,7 @@ mod tests {
             }
         }
         proptest::proptest!(proptest::test_runner::Config::with_cases(5000), |(
-            mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+            mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1600),
             kind in 0u32..8,
         )| {
             // Steer a share of the cases into real record kinds.
