@@ -52,6 +52,8 @@ impl FileSource {
 /// Why a sendfile body stayed unread.
 #[derive(Debug, thiserror::Error)]
 pub enum FillError {
+    #[error("--max-payload 0 copies nothing")]
+    NothingWanted,
     #[error("opening the file: {0}")]
     Open(io::Error),
     #[error("the path now names another file, or it changed")]
@@ -68,6 +70,10 @@ fn user_dev(kernel: u64) -> u64 {
 /// Fills `data`'s payload with up to `max_payload` of the bytes `src` says it
 /// sent, when the file is provably unchanged. On error `data` is untouched.
 pub fn fill(data: &mut Data, src: &FileSource, max_payload: u32) -> Result<(), FillError> {
+    let want = data.count.min(u64::from(max_payload));
+    if want == 0 {
+        return Err(FillError::NothingWanted);
+    }
     let path = PathBuf::from(format!("/proc/{}/root", data.task.pid)).join(&src.path);
     let file = File::options()
         .read(true)
@@ -86,7 +92,6 @@ pub fn fill(data: &mut Data, src: &FileSource, max_payload: u32) -> Result<(), F
     if !same {
         return Err(FillError::Changed);
     }
-    let want = data.count.min(u64::from(max_payload));
     if src.offset.saturating_add(want) > src.size {
         return Err(FillError::Changed);
     }
@@ -121,6 +126,84 @@ mod tests {
         for bad in [&b""[..], b"a", b"a\0\0b\0", b"..\0etc\0", b"a/b\0", b".\0"] {
             assert_eq!(FileSource::path_from_names(bad), None, "{bad:?}");
         }
+    }
+
+    use crate::event::{Syscall, Task};
+
+    fn sendfile_of(count: u64) -> Data {
+        Data {
+            ts: 1,
+            task: Task {
+                pid: std::process::id(),
+                tid: std::process::id(),
+                comm: "test".into(),
+                cgroup: 0,
+            },
+            fd: 3,
+            syscall: Syscall::Sendfile,
+            pos: 0,
+            count,
+            payload: Bytes::default(),
+            truncated: true,
+        }
+    }
+
+    /// The source the kernel would report for `path` as it is now.
+    fn source_of(path: &std::path::Path, offset: u64) -> FileSource {
+        let m = std::fs::metadata(path).unwrap();
+        let (major, minor) = (libc::major(m.dev()), libc::minor(m.dev()));
+        FileSource {
+            dev: (u64::from(major) << 20) | u64::from(minor),
+            ino: m.ino(),
+            offset,
+            size: m.size(),
+            mtime_sec: m.mtime(),
+            mtime_nsec: m.mtime_nsec() as u32,
+            path: path.strip_prefix("/").unwrap().to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_file_gives_the_range_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("body");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let mut d = sendfile_of(4);
+        fill(&mut d, &source_of(&path, 3), 1 << 20).unwrap();
+        assert_eq!((d.payload.as_slice(), d.truncated), (&b"3456"[..], false));
+        // --max-payload keeps a prefix, and says so.
+        let mut d = sendfile_of(4);
+        fill(&mut d, &source_of(&path, 3), 2).unwrap();
+        assert_eq!((d.payload.as_slice(), d.truncated), (&b"34"[..], true));
+    }
+
+    #[test]
+    fn a_changed_replaced_or_missing_file_gives_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("body");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let src = source_of(&path, 0);
+        let refused = |src: &FileSource| {
+            let mut d = sendfile_of(10);
+            assert!(fill(&mut d, src, 1 << 20).is_err(), "{src:?}");
+            assert!(d.truncated && d.payload.is_empty());
+        };
+        // Another inode at the path.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"abcdefghij").unwrap();
+        refused(&src);
+        // The same inode with another mtime.
+        let mut older = source_of(&path, 0);
+        older.mtime_nsec ^= 1;
+        refused(&older);
+        // A range past the end, and no file at all.
+        refused(&source_of(&path, 5));
+        std::fs::remove_file(&path).unwrap();
+        refused(&src);
+        // Nothing to copy under --max-payload 0.
+        std::fs::write(&path, b"0123456789").unwrap();
+        let mut d = sendfile_of(10);
+        assert!(fill(&mut d, &source_of(&path, 0), 0).is_err());
     }
 
     #[test]
