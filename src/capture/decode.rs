@@ -365,13 +365,15 @@ mod tests {
     }
 
     fn file_data_record(names: &[u8], path_len: u32) -> Vec<u8> {
-        let mut e = ft_file_data_event::default();
-        e.data = ft_data_event {
-            hdr: header(ft_kind::FT_FILE_DATA),
-            pos: 7,
-            count: 4096,
-            captured: 0,
-            syscall: ft_syscall::FT_SYS_SENDFILE.0,
+        let mut e = ft_file_data_event {
+            data: ft_data_event {
+                hdr: header(ft_kind::FT_FILE_DATA),
+                pos: 7,
+                count: 4096,
+                captured: 0,
+                syscall: ft_syscall::FT_SYS_SENDFILE.0,
+            },
+            ..Default::default()
         };
         e.src.dev = 35;
         e.src.ino = 99;
