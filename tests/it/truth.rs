@@ -578,3 +578,88 @@ fn capture_joining_busy_keep_alive_connections_captures_every_later_exchange() {
         }
     }
 }
+
+/// nginx in a container (files on its overlayfs root, paths below that root):
+/// its sendfile bodies are read back through /proc/PID/root and are the files.
+#[test]
+#[ignore = "needs root, BPF, Docker and nginx; run via scripts/test.sh"]
+fn nginx_in_a_container_sendfile_bodies_are_read_through_its_root() {
+    use crate::docker::{docker, unique, Cleanup, IMAGE};
+    let _guard = privileged();
+    crate::support::build_images();
+    let mut cleanup = Cleanup::default();
+    let name = unique("sendfile");
+    cleanup.containers.push(name.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-v",
+        "/usr:/usr:ro",
+        IMAGE,
+        "/usr/bin/sleep",
+        "300",
+    ]);
+    let setup = "mkdir -p /srv/www /srv/tmp \
+        && head -c 153600 /dev/urandom | base64 -w 76 > /srv/www/big.txt \
+        && head -c 1024 /srv/www/big.txt > /srv/www/small.txt \
+        && printf 'daemon on; master_process off; worker_processes 1; error_log stderr; \
+pid /srv/nginx.pid; events { worker_connections 64; } http { sendfile on; \
+access_log off; client_body_temp_path /srv/tmp; proxy_temp_path /srv/tmp; \
+fastcgi_temp_path /srv/tmp; uwsgi_temp_path /srv/tmp; scgi_temp_path /srv/tmp; \
+server { listen 127.0.0.1:8080; root /srv/www; } }' > /srv/nginx.conf \
+        && nginx -c /srv/nginx.conf -p /srv";
+    docker(&["exec", &name, "sh", "-c", setup]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows_path = dir.path().join("flows.jsonl");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--container",
+        &name,
+        "-o",
+        flows_path.to_str().expect("utf-8"),
+    ]);
+    let url = |t: &str| format!("http://127.0.0.1:8080{t}");
+    let (small, big) = (url("/small.txt"), url("/big.txt"));
+    for u in [&small, &big] {
+        docker(&["exec", &name, "curl", "-sS", "-o", "/dev/null", u]);
+    }
+    docker(&[
+        "exec",
+        &name,
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        &big,
+        "-o",
+        "/dev/null",
+        &small,
+        "-o",
+        "/dev/null",
+        &big,
+    ]);
+    let (status, stderr) = live.stop();
+    assert!(
+        status.success() && stderr.contains("0 events lost"),
+        "{stderr}"
+    );
+    let flows = read_flows(&flows_path);
+    let server: Vec<&Value> = flows.iter().filter(|f| f["observer"] == "server").collect();
+    assert_eq!(server.len(), 5, "{stderr}");
+    for f in server {
+        let target = f["request"]["target"].as_str().expect("target");
+        let file = docker(&["exec", &name, "cat", &format!("/srv/www{target}")]);
+        let body = &f["response"]["body"];
+        assert_eq!(f["process"]["comm"], "nginx");
+        assert!(f["incomplete"].is_null(), "{target}: {}", f["incomplete"]);
+        assert_eq!(body["truncated"], false, "{target}");
+        // docker() trims the output: compare without the final newline.
+        assert_eq!(
+            body["text"].as_str().map(str::trim_end),
+            Some(file.as_str()),
+            "{target}"
+        );
+    }
+}
