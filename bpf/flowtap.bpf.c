@@ -36,6 +36,7 @@ const volatile __u32 self_tgid = 0;
 struct ft_sock_event _ft_sock_event = {};
 struct ft_data_event _ft_data_event = {};
 struct ft_close_event _ft_close_event = {};
+struct ft_file_data_event _ft_file_data_event = {};
 enum ft_kind _ft_kind = 0;
 enum ft_syscall _ft_syscall = 0;
 enum ft_limits _ft_limits = 0;
@@ -92,6 +93,14 @@ struct call_args {
 	__u32 _pad;
 	__u64 file;   /* data calls: the struct file * fd referred to at enter */
 	struct ft_addr addr; /* connect: the destination */
+	/* sendfile: the source file (0: none to prove), its fd, the offset argument,
+	 * the offset the call starts at and the file's mtime then. */
+	__u64 src_file;
+	__u64 src_offset_ptr;
+	__u64 src_start;
+	__u64 src_mtime;
+	__s32 src_fd;
+	__u32 _pad2;
 };
 
 /*
@@ -228,6 +237,7 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 }
 
 #include "fds.bpf.h"
+#include "sendfile.bpf.h"
 
 /* ---- data syscalls ---------------------------------------------------------- */
 
@@ -433,7 +443,7 @@ static long emit_mmsg(__u32 i, struct mmsg_walk *w)
 static __always_inline int data_exit(__u32 op, long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct call_args a;
+	struct call_args a = {};
 	/* Taken even when the call failed, so no later exit can mistake it for its own. */
 	if (take_args(&a)) {
 		if (ret <= 0)
@@ -455,6 +465,8 @@ static __always_inline int data_exit(__u32 op, long ret)
 		bpf_loop(FT_MAX_MMSG, emit_mmsg, &w, 0);
 		return 0;
 	}
+	if (a.op == FT_SYS_SENDFILE && emit_sendfile(&key, &a, ret))
+		return 0;
 	emit_call(&key, a.op, a.ptr, a.iovcnt, ret);
 	return 0;
 }
@@ -596,7 +608,14 @@ int exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_sendfile64")
 int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 {
-	return data_enter(FT_SYS_SENDFILE, ctx->args[0], 0, 0);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 file;
+	if (!traced(id) || !tcp_entry(id >> 32, ctx->args[0], &file))
+		return 0;
+	struct call_args a = {.fd = ctx->args[0], .op = FT_SYS_SENDFILE, .file = file};
+	save_sendfile_source(&a, ctx->args[1], ctx->args[2]);
+	save_args(&a);
+	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_sendfile64")

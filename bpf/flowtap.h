@@ -33,6 +33,7 @@ enum ft_kind {
 	FT_SOCKET = 4, /* a TCP socket first seen at a data syscall */
 	FT_DATA = 5,
 	FT_CLOSE = 6,
+	FT_FILE_DATA = 7, /* a sendfile record with the source file's identity */
 };
 
 enum ft_syscall {
@@ -91,6 +92,37 @@ struct ft_data_event {
 	__u64 count;     /* bytes this record stands for */
 	__u32 captured;  /* payload bytes that follow; < count means truncated */
 	__u32 syscall;   /* enum ft_syscall */
+};
+
+/* Bytes of the source file's path kept, and the longest name one step adds. */
+#define FT_PATH_MAX 1024
+#define FT_NAME_MAX 256
+/* dentry and mount steps walked from the file towards the task's root. */
+#define FT_PATH_STEPS 64
+
+/*
+ * Where the bytes of one sendfile came from: a regular file, [offset, offset +
+ * count) of it, identified by the inode's device and number, and its size and
+ * mtime when the call returned (unchanged since it began). `path` holds the
+ * names from the file up to the task's root, leaf first, each NUL-terminated:
+ * `path_len` bytes. Userspace reads the bytes only when that path, under the
+ * process's root, is still this inode with this size and mtime.
+ */
+struct ft_file_src {
+	__u64 dev;  /* the superblock's s_dev, the kernel's encoding */
+	__u64 ino;
+	__u64 offset;
+	__u64 size;
+	__s64 mtime_sec;
+	__u32 mtime_nsec;
+	__u32 path_len;
+	char path[FT_PATH_MAX + FT_NAME_MAX];
+};
+
+/* FT_FILE_DATA: a counted sendfile record (captured 0) and its source. */
+struct ft_file_data_event {
+	struct ft_data_event data;
+	struct ft_file_src src;
 };
 
 /* FT_CLOSE */

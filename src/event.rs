@@ -195,7 +195,9 @@ pub enum Syscall {
     Sendto,
     Recvmsg,
     Sendmsg,
-    /// sendfile(2) to the socket: counted, never copied (the bytes come from a file).
+    /// sendfile(2) to the socket: counted at its position; the payload is what
+    /// capture read back from the source file when it could prove the file
+    /// unchanged, else empty and `truncated`.
     Sendfile,
     /// splice(2) from a pipe to the socket: counted, never copied.
     SpliceTo,

@@ -48,6 +48,10 @@ pub struct Summary {
     pub events_seen: u64,
     /// Events the kernel could not deliver (the last cumulative Loss count).
     pub events_lost: u64,
+    /// Socket bytes that fell into gaps, known from the positions around them.
+    pub gap_bytes: u64,
+    /// Gaps whose size is unknown (the positions went back).
+    pub gaps_unmeasured: u64,
     /// Sockets still holding data back when the run ended (released then, with
     /// fallback addresses).
     pub sockets_held: usize,
@@ -62,9 +66,16 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} flows written, {} events seen, {} events lost, {} sockets still held",
-            self.flows_written, self.events_seen, self.events_lost, self.sockets_held
+            "{} flows written, {} events seen, {} events lost, {} bytes in gaps, {} sockets still held",
+            self.flows_written,
+            self.events_seen,
+            self.events_lost,
+            self.gap_bytes,
+            self.sockets_held
         )?;
+        if self.gaps_unmeasured > 0 {
+            write!(f, ", {} gaps of unknown size", self.gaps_unmeasured)?;
+        }
         let (events, bytes) = self.held_over_budget;
         if events > 0 {
             write!(
@@ -276,6 +287,10 @@ impl<S: Sink> Pipeline<S> {
                     ts,
                     lost,
                 } => {
+                    match lost {
+                        Some(n) => self.summary.gap_bytes += n,
+                        None => self.summary.gaps_unmeasured += 1,
+                    }
                     if let Some(s) = self.streams.get_mut(&id) {
                         s.http.gap(direction, ts, lost, &mut self.exchanges);
                     }
@@ -432,6 +447,37 @@ mod tests {
                 v
             })
             .collect()
+    }
+
+    #[test]
+    fn bytes_lost_between_positions_are_counted_in_the_summary() {
+        let mut all = events(&[3]);
+        // A data event with others before and after it in its direction:
+        // dropping it is a gap.
+        let is_data = |e: &Event, dir| matches!(e, Event::Data(d) if d.direction() == dir);
+        let at = (0..all.len())
+            .find(|&i| {
+                let Event::Data(d) = &all[i] else {
+                    return false;
+                };
+                all[..i].iter().any(|e| is_data(e, d.direction()))
+                    && all[i + 1..].iter().any(|e| is_data(e, d.direction()))
+            })
+            .unwrap();
+        let Event::Data(dropped) = all.remove(at) else {
+            unreachable!()
+        };
+        let mut written: Vec<Flow> = Vec::new();
+        let mut p = Pipeline::new(Config::default(), &mut written);
+        for e in all {
+            p.handle(e).unwrap();
+        }
+        let summary = p.finish().unwrap();
+        assert_eq!(summary.gap_bytes, dropped.count);
+        assert_eq!(summary.gaps_unmeasured, 0);
+        assert!(summary
+            .to_string()
+            .contains(&format!("{} bytes in gaps", dropped.count)));
     }
 
     #[test]

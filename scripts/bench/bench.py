@@ -85,6 +85,11 @@ class Trial:
     lost: int | None = None  # the kernel's drop counter
     flows: int | None = None  # flows written
     flows_ok: int | None = None  # flows with the right method, target and status
+    # Truth columns (flowtap with flows): see flow_truth() and the truth table.
+    sent: int | None = None  # requests the load generator sent
+    gap_bytes: int | None = None  # socket bytes that fell into gaps, from positions
+    flows_complete: int | None = None  # flows with `incomplete: null`
+    flows_incomplete: int | None = None  # flows that say `incomplete`
     notes: list[str] = field(default_factory=list)
 
 
@@ -348,6 +353,25 @@ def proc_status_kib(pid: int, key: str) -> int:
     raise RuntimeError(f"no {key} in /proc/{pid}/status")
 
 
+def flow_truth(t: Trial, path: Path) -> None:
+    """Counts the flows written complete and those that say `incomplete`."""
+    complete = incomplete = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                flow = json.loads(line)
+            except ValueError:
+                incomplete += 1
+                continue
+            if flow.get("incomplete") is None:
+                complete += 1
+            else:
+                incomplete += 1
+    t.flows_complete, t.flows_incomplete = complete, incomplete
+
+
 def count_flows(path: Path, method: str, target: str, status: int) -> tuple[int, int]:
     """(flows written, flows with this method, target and status)."""
     total = ok = 0
@@ -400,6 +424,8 @@ def run_trial(bench: Bench, sc: Scenario, mode: str, rnd: int, work: Path, opts)
     t.p99_ms = (pct.get("p99") or 0) * 1000
     if mode == "flowtap" and opts.flows and isinstance(cap, Flowtap):
         t.flows, t.flows_ok = count_flows(cap.out, "GET", sc.path, 200)
+        flow_truth(t, cap.out)
+        t.sent = sc.requests
         cap.out.unlink(missing_ok=True)
     for leftover in ("bench.pcap", "flows.jsonl"):
         (work / leftover).unlink(missing_ok=True)
@@ -426,6 +452,8 @@ def parse_capturer_summary(t: Trial, mode: str, text: str) -> None:
         t.events = int(m.group(1)) if m else None
         m = re.search(r"(\d+) events lost", text)
         t.lost = int(m.group(1)) if m else None
+        m = re.search(r"(\d+) bytes in gaps", text)
+        t.gap_bytes = int(m.group(1)) if m else None
     else:
         m = re.search(r"(\d+) packets captured", text)
         t.events = int(m.group(1)) if m else None
@@ -551,6 +579,36 @@ def cpu_busy() -> tuple[int, int]:
     return sum(vals) - idle, sum(vals)
 
 
+def truth_table(by, scenarios) -> list[str]:
+    """flowtap's truth per scenario, summed over its rounds: what the kernel lost,
+    what fell into gaps, and what became of the requests the load generator sent.
+    A request may go without a flow only when its own bytes fell into a gap."""
+    rows = []
+    for sc in scenarios:
+        ts = [t for t in by.get((sc.name, "flowtap"), []) if t.flows_complete is not None]
+        if not ts:
+            continue
+        total = lambda k: (sum(getattr(t, k) for t in ts)  # noqa: E731
+                           if all(getattr(t, k) is not None for t in ts) else None)
+        sent, flows = total("sent"), total("flows")
+        no_flow = max(0, sent - flows) if sent is not None and flows is not None else None
+        rows.append(f"| {sc.label} | {len(ts)} | {fmt(sent, ',d')} | {fmt(total('lost'), ',d')} "
+                    f"| {fmt(total('gap_bytes'), ',d')} | {fmt(total('flows_complete'), ',d')} "
+                    f"| {fmt(total('flows_incomplete'), ',d')} | {fmt(no_flow, ',d')} |")
+    if not rows:
+        return []
+    return ["flowtap's truth per scenario (all rounds summed; server-side flows): events "
+            "the kernel lost, socket bytes that fell into gaps (known from byte positions), "
+            "flows written complete and flows that say `incomplete`, and requests sent "
+            "with no flow at all.",
+            "",
+            "| scenario | rounds | requests sent | events lost | bytes in gaps | flows complete "
+            "| flows incomplete | requests with no flow |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            ""]
+
+
 def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
     by = {}
     for t in trials:
@@ -616,6 +674,7 @@ def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
                 p99_ratio=p99 / base_p99 if lat and base_p99 and p99 else None,
                 cpu=cpu, lost=lost, completeness=compl_ratio)
     out.append("")
+    out.extend(truth_table(by, scenarios))
     if not replay:
         out.append("Replay: not run.")
     for mix, r in replay.items():

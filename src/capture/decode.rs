@@ -5,8 +5,10 @@
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::sendfile::FileSource;
 use super::skel::types::{
-    ft_addr, ft_close_event, ft_data_event, ft_header, ft_kind, ft_sock_event, ft_syscall,
+    ft_addr, ft_close_event, ft_data_event, ft_file_data_event, ft_header, ft_kind, ft_sock_event,
+    ft_syscall,
 };
 use crate::bytes::Bytes;
 use crate::event::{
@@ -34,9 +36,18 @@ pub enum DecodeError {
 
 /// Decodes one ring-buffer record.
 pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
+    decode_record(record).map(|(event, _)| event)
+}
+
+/// Decodes one ring-buffer record, with the source file of a sendfile record
+/// whose bytes the kernel could name (see [`super::sendfile`]).
+pub fn decode_record(record: &[u8]) -> Result<(Event, Option<FileSource>), DecodeError> {
     let header: ft_header = read(record, "header")?;
     let kind = ft_kind(header.kind);
-    match kind {
+    if kind == ft_kind::FT_FILE_DATA {
+        return decode_file_data(record);
+    }
+    let event = match kind {
         ft_kind::FT_ACCEPT | ft_kind::FT_CONNECT | ft_kind::FT_GETSOCKNAME | ft_kind::FT_SOCKET => {
             decode_sock(kind, &read::<ft_sock_event>(record, "socket record")?)
         }
@@ -50,7 +61,38 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
             }))
         }
         ft_kind(other) => Err(DecodeError::UnknownKind(other)),
-    }
+    }?;
+    Ok((event, None))
+}
+
+fn decode_file_data(record: &[u8]) -> Result<(Event, Option<FileSource>), DecodeError> {
+    let e: ft_file_data_event = read(record, "sendfile source record")?;
+    // A path that makes no sense costs the body, never the record's position.
+    let path = e.src.path.get(..e.src.path_len as usize).and_then(|names| {
+        let names: Vec<u8> = names.iter().map(|&c| c as u8).collect();
+        FileSource::path_from_names(&names)
+    });
+    let source = path.map(|path| FileSource {
+        dev: e.src.dev,
+        ino: e.src.ino,
+        offset: e.src.offset,
+        size: e.src.size,
+        mtime_sec: e.src.mtime_sec,
+        mtime_nsec: e.src.mtime_nsec,
+        path,
+    });
+    let d = &e.data;
+    let event = Event::Data(Data {
+        ts: d.hdr.ts,
+        task: task(&d.hdr),
+        fd: d.hdr.fd,
+        syscall: syscall(d.syscall)?,
+        pos: d.pos,
+        count: d.count,
+        truncated: d.count > 0,
+        payload: Bytes::from(Vec::new()),
+    });
+    Ok((event, source))
 }
 
 /// Copies a record struct out of the front of `bytes`. Copying (rather than
@@ -322,6 +364,52 @@ mod tests {
         assert_eq!(decode(&r), Err(DecodeError::UnknownSyscall(77)));
     }
 
+    fn file_data_record(names: &[u8], path_len: u32) -> Vec<u8> {
+        let mut e = ft_file_data_event {
+            data: ft_data_event {
+                hdr: header(ft_kind::FT_FILE_DATA),
+                pos: 7,
+                count: 4096,
+                captured: 0,
+                syscall: ft_syscall::FT_SYS_SENDFILE.0,
+            },
+            ..Default::default()
+        };
+        e.src.dev = 35;
+        e.src.ino = 99;
+        e.src.offset = 512;
+        e.src.size = 8192;
+        e.src.path_len = path_len;
+        for (dst, src) in e.src.path.iter_mut().zip(names) {
+            *dst = *src as i8;
+        }
+        bytes_of(&e)
+    }
+
+    #[test]
+    fn a_sendfile_record_decodes_with_its_source_file() {
+        let names = b"big.txt\0www\0srv\0";
+        let (event, source) =
+            decode_record(&file_data_record(names, names.len() as u32)).expect("decodes");
+        let Event::Data(d) = event else {
+            panic!("not data")
+        };
+        assert_eq!((d.pos, d.count, d.syscall), (7, 4096, Syscall::Sendfile));
+        assert!(d.truncated && d.payload.is_empty(), "nothing read yet");
+        let source = source.expect("a source");
+        assert_eq!(source.path, std::path::PathBuf::from("srv/www/big.txt"));
+        assert_eq!((source.dev, source.ino, source.offset), (35, 99, 512));
+    }
+
+    #[test]
+    fn a_sendfile_record_with_a_bad_path_keeps_its_position_without_a_source() {
+        for (names, len) in [(&b"a\0"[..], 5000), (b"..\0", 3), (b"", 0)] {
+            let (event, source) = decode_record(&file_data_record(names, len)).expect("decodes");
+            assert!(matches!(event, Event::Data(d) if d.pos == 7 && d.count == 4096));
+            assert_eq!(source, None);
+        }
+    }
+
     #[test]
     fn random_and_truncated_records_never_panic() {
         let samples = [
@@ -333,6 +421,7 @@ mod tests {
             bytes_of(&ft_close_event {
                 hdr: header(ft_kind::FT_CLOSE),
             }),
+            file_data_record(b"f\0", 2),
         ];
         for s in &samples {
             for cut in 0..s.len() {
@@ -340,7 +429,7 @@ mod tests {
             }
         }
         proptest::proptest!(proptest::test_runner::Config::with_cases(5000), |(
-            mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+            mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1600),
             kind in 0u32..8,
         )| {
             // Steer a share of the cases into real record kinds.

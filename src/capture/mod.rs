@@ -6,11 +6,13 @@ mod decode;
 mod features;
 mod loader;
 mod poller;
+mod sendfile;
 mod skel;
 mod tls;
 mod tracefs;
 
-pub use decode::{decode, DecodeError};
+pub use decode::{decode, decode_record, DecodeError};
 pub use features::{Feature, MIN_KERNEL};
 pub use loader::{CaptureConfig, CaptureError, Scope, MAX_PAYLOAD};
 pub use poller::{Capture, CaptureStats, Filters};
+pub use sendfile::{FileSource, FillError};

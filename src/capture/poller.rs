@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode, features, tls, tracefs};
+use super::{decode_record, features, sendfile, tls, tracefs};
 use crate::clock;
 use crate::event::Event;
 use crate::selection::CgroupFilter;
@@ -70,6 +70,11 @@ pub struct CaptureStats {
     pub io_urings: u64,
     /// Traced processes whose TLS could not be hooked (each named on stderr).
     pub tls_unhookable: u64,
+    /// sendfile records whose bytes were read back from their file.
+    pub sendfile_filled: u64,
+    /// sendfile records left counted, without their bytes: the kernel could not
+    /// name the file, or it was gone or had changed when read.
+    pub sendfile_unfilled: u64,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -182,6 +187,8 @@ fn run(
 
     let mut stats = CaptureStats::default();
     let decoded = std::cell::Cell::new((0u64, 0u64));
+    let sendfiles = std::cell::Cell::new((0u64, 0u64));
+    let max_payload = config.max_payload;
     let closed = std::cell::Cell::new(false);
     let send = |event: Event| {
         if events.send(event).is_err() {
@@ -200,9 +207,21 @@ fn run(
     builder
         .add(&maps.events, |record: &[u8]| {
             let (ok, bad) = decoded.get();
-            match decode(record) {
-                Ok(event) => {
+            match decode_record(record) {
+                Ok((mut event, source)) => {
                     decoded.set((ok + 1, bad));
+                    if let Event::Data(data) = &mut event {
+                        if data.syscall == crate::event::Syscall::Sendfile {
+                            let (filled, unfilled) = sendfiles.get();
+                            let ok = source
+                                .is_some_and(|s| sendfile::fill(data, &s, max_payload).is_ok());
+                            sendfiles.set(if ok {
+                                (filled + 1, unfilled)
+                            } else {
+                                (filled, unfilled + 1)
+                            });
+                        }
+                    }
                     send(event);
                 }
                 Err(_) => decoded.set((ok, bad + 1)),
@@ -273,6 +292,7 @@ fn run(
         lost: stats.lost,
     });
     (stats.events, stats.decode_errors) = decoded.get();
+    (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     Ok(stats)
 }

@@ -19,3 +19,4 @@ unsafe impl plain::Plain for types::ft_header {}
 unsafe impl plain::Plain for types::ft_sock_event {}
 unsafe impl plain::Plain for types::ft_data_event {}
 unsafe impl plain::Plain for types::ft_close_event {}
+unsafe impl plain::Plain for types::ft_file_data_event {}

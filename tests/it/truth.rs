@@ -12,6 +12,9 @@ pub struct Run {
     pub result: Value,
     pub flows: Vec<Value>,
     pub events: Vec<Event>,
+    /// The recorded trace, kept until the run is dropped.
+    pub trace: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 pub fn read_flows(path: &Path) -> Vec<Value> {
@@ -53,6 +56,8 @@ pub fn run_harness(harness: Harness, flags: &[&str]) -> Run {
         result,
         flows: read_flows(&flows),
         events: read_trace(&trace),
+        trace,
+        _dir: dir,
     }
 }
 
@@ -274,11 +279,10 @@ fn go_build(source: &str, dir: &Path) -> std::path::PathBuf {
     out
 }
 
-/// Every exchange of the files scenario is right: method, target, status, and a
-/// body that is the file's or says `truncated`; the keep-alive connection's
-/// exchanges come in request order.
 /// Checks the file exchanges of a server that sends bodies with sendfile: it did
-/// (the trace has sendfile records), and every exchange is framed right.
+/// (the trace has sendfile records), and every exchange is right: method, target,
+/// status, and a body that is byte for byte the file's; the keep-alive
+/// connection's exchanges come in request order.
 fn check_file_flows(run: &Run, server_comm: &str) {
     let sendfiles = run
         .events
@@ -327,12 +331,13 @@ fn check_file_flows(run: &Run, server_comm: &str) {
             let file = &files[target];
             let body = &f["response"]["body"];
             assert_eq!(body["size"], file.len(), "{observer} {target}: {body}");
-            if body["truncated"] == false {
-                assert!(
-                    body["text"].as_str().map(str::as_bytes) == Some(file.as_slice()),
-                    "{observer} {target}: a body said whole is not the file"
-                );
-            }
+            // The server's bodies went out with sendfile and were read back from
+            // the file, which is still there and unchanged.
+            assert_eq!(body["truncated"], false, "{observer} {target}: {body}");
+            assert!(
+                body["text"].as_str().map(str::as_bytes) == Some(file.as_slice()),
+                "{observer} {target}: the body is not the file"
+            );
             by_conn
                 .entry(f["src"]["port"].as_u64().expect("client port"))
                 .or_default()
@@ -377,6 +382,82 @@ fn go_file_server_frames_every_exchange() {
         .env("FT_GO", &server);
     let run = run_harness(Harness::spawn(harness), &[]);
     check_file_flows(&run, "firstuse");
+}
+
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn a_sendfile_body_is_read_back_only_from_the_unchanged_file() {
+    let run = run("truth.py", "filegone", &[]);
+    let read =
+        |key: &str, target: &str| std::fs::read(run.result[key][target].as_str().expect("path"));
+    let sendfiles: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data(d) if d.syscall == flowtap::event::Syscall::Sendfile => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert!(sendfiles.len() >= 4, "the server sent with sendfile");
+    for target in [
+        "/same.txt",
+        "/deleted.txt",
+        "/replaced.txt",
+        "/renamed-over.txt",
+        "/rewritten.txt",
+    ] {
+        let sent = read("sent", target).expect("the bytes sent");
+        // The client read the bytes itself: its body is whole whatever happened.
+        // (Not compared for the rewritten file: TCP sendfile hands the page cache
+        // to the socket, so a rewrite right after the call can reach the wire.)
+        let client = &flow(&run.flows, "client", target)["response"]["body"];
+        assert_eq!(client["truncated"], false, "{target}");
+        assert_eq!(client["size"], sent.len(), "{target}");
+        if target != "/rewritten.txt" {
+            assert!(
+                client["text"].as_str().map(str::as_bytes) == Some(sent.as_slice()),
+                "{target}: the client's body is what was sent"
+            );
+        }
+        let server = &flow(&run.flows, "server", target)["response"]["body"];
+        assert_eq!(server["size"], sent.len(), "{target}");
+        let text = server["text"].as_str().unwrap_or("").as_bytes();
+        match target {
+            "/same.txt" => {
+                assert_eq!(server["truncated"], false, "{target}");
+                assert!(text == sent.as_slice(), "{target}: the body is the file");
+            }
+            "/deleted.txt" | "/replaced.txt" | "/renamed-over.txt" => {
+                // The path no longer names the inode that was sent from.
+                assert_eq!(server["truncated"], true, "{target}");
+                assert!(text.is_empty(), "{target}: no bytes from another file");
+            }
+            _ => {
+                // Rewritten in place after the send: read back before the rewrite
+                // (then it is what the file held at the call) or refused for its
+                // new mtime, never the new bytes.
+                let now = read("now", target).expect("the file now");
+                assert_ne!(now, sent);
+                if server["truncated"] == false {
+                    assert!(text == sent.as_slice(), "{target}: the bytes at the call");
+                } else {
+                    assert!(text.is_empty(), "{target}: nothing read from the new file");
+                }
+            }
+        }
+    }
+    // The bytes read back are in the trace: replay needs no file, and gives the
+    // live run's flows once every file is gone.
+    for dir in ["sent", "now"] {
+        for path in run.result[dir].as_object().expect("paths").values() {
+            let _ = std::fs::remove_file(path.as_str().expect("path"));
+        }
+    }
+    let replayed: Vec<Value> = crate::support::replay(&run.trace, &[])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("flow is JSON"))
+        .collect();
+    assert!(replayed == run.flows, "replay gives the live run's flows");
 }
 
 #[test]
@@ -495,5 +576,90 @@ fn capture_joining_busy_keep_alive_connections_captures_every_later_exchange() {
             assert_eq!(seen, want, "{observer}, client {k}");
             assert!(seen.len() > 4, "{observer}, client {k}: a real series");
         }
+    }
+}
+
+/// nginx in a container (files on its overlayfs root, paths below that root):
+/// its sendfile bodies are read back through /proc/PID/root and are the files.
+#[test]
+#[ignore = "needs root, BPF, Docker and nginx; run via scripts/test.sh"]
+fn nginx_in_a_container_sendfile_bodies_are_read_through_its_root() {
+    use crate::docker::{docker, unique, Cleanup, IMAGE};
+    let _guard = privileged();
+    crate::support::build_images();
+    let mut cleanup = Cleanup::default();
+    let name = unique("sendfile");
+    cleanup.containers.push(name.clone());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-v",
+        "/usr:/usr:ro",
+        IMAGE,
+        "/usr/bin/sleep",
+        "300",
+    ]);
+    let setup = "mkdir -p /srv/www /srv/tmp \
+        && head -c 153600 /dev/urandom | base64 -w 76 > /srv/www/big.txt \
+        && head -c 1024 /srv/www/big.txt > /srv/www/small.txt \
+        && printf 'daemon on; master_process off; worker_processes 1; error_log stderr; \
+pid /srv/nginx.pid; events { worker_connections 64; } http { sendfile on; \
+access_log off; client_body_temp_path /srv/tmp; proxy_temp_path /srv/tmp; \
+fastcgi_temp_path /srv/tmp; uwsgi_temp_path /srv/tmp; scgi_temp_path /srv/tmp; \
+server { listen 127.0.0.1:8080; root /srv/www; } }' > /srv/nginx.conf \
+        && nginx -c /srv/nginx.conf -p /srv";
+    docker(&["exec", &name, "sh", "-c", setup]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows_path = dir.path().join("flows.jsonl");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--container",
+        &name,
+        "-o",
+        flows_path.to_str().expect("utf-8"),
+    ]);
+    let url = |t: &str| format!("http://127.0.0.1:8080{t}");
+    let (small, big) = (url("/small.txt"), url("/big.txt"));
+    for u in [&small, &big] {
+        docker(&["exec", &name, "curl", "-sS", "-o", "/dev/null", u]);
+    }
+    docker(&[
+        "exec",
+        &name,
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        &big,
+        "-o",
+        "/dev/null",
+        &small,
+        "-o",
+        "/dev/null",
+        &big,
+    ]);
+    let (status, stderr) = live.stop();
+    assert!(
+        status.success() && stderr.contains("0 events lost"),
+        "{stderr}"
+    );
+    let flows = read_flows(&flows_path);
+    let server: Vec<&Value> = flows.iter().filter(|f| f["observer"] == "server").collect();
+    assert_eq!(server.len(), 5, "{stderr}");
+    for f in server {
+        let target = f["request"]["target"].as_str().expect("target");
+        let file = docker(&["exec", &name, "cat", &format!("/srv/www{target}")]);
+        let body = &f["response"]["body"];
+        assert_eq!(f["process"]["comm"], "nginx");
+        assert!(f["incomplete"].is_null(), "{target}: {}", f["incomplete"]);
+        assert_eq!(body["truncated"], false, "{target}");
+        // docker() trims the output: compare without the final newline.
+        assert_eq!(
+            body["text"].as_str().map(str::trim_end),
+            Some(file.as_str()),
+            "{target}"
+        );
     }
 }

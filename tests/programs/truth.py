@@ -10,6 +10,9 @@ JSON object describing what it did. Scenarios:
   nginx     stock nginx (`sendfile on;`) serves a 1 KiB and a 200 KiB file to curl,
             each on a new connection, then several on one keep-alive connection
   gofiles   the same against Go's http.FileServer ($FT_GO, firstuse.go)
+  filegone  a server sends files with os.sendfile: one unchanged; one deleted, one
+            replaced by a new file of that name, one renamed over, each between
+            its open and the send; and one rewritten in place right after the send
   midstream two keep-alive clients POST (head and body written apart) then GET,
             over and over, from before capture starts until after
   mmsg      `$FT_GO mmsg` makes a request with sendmmsg and reads it with recvmmsg
@@ -113,6 +116,9 @@ def main():
         return
     if scenario in ("nginx", "gofiles"):
         files_scenario(scenario)
+        return
+    if scenario == "filegone":
+        filegone()
         return
     print("waiting", flush=True)
     sys.stdin.readline()
@@ -337,6 +343,65 @@ def files_scenario(scenario):
         "files": {name: f"{root}/www{name}" for name in files},
         "new": new,
         "keepalive": keepalive,
+    }), flush=True)
+
+
+def filegone():
+    root = tempfile.mkdtemp(prefix="ft-g-")
+    os.makedirs(f"{root}/www")
+    os.makedirs(f"{root}/sent")
+    targets = ["/same.txt", "/deleted.txt", "/replaced.txt", "/renamed-over.txt", "/rewritten.txt"]
+    size = 100 * 1024
+    for t in targets:
+        data = body_of(size)
+        for d in ("www", "sent"):
+            with open(f"{root}/{d}{t}", "wb") as f:
+                f.write(data)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+
+    def serve():
+        for _ in targets:
+            c, _ = srv.accept()
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += c.recv(4096)
+            target = head.split(b" ")[1].decode()
+            path = f"{root}/www{target}"
+            f = open(path, "rb")
+            if target == "/deleted.txt":
+                os.unlink(path)
+            elif target == "/replaced.txt":
+                os.unlink(path)
+                with open(path, "wb") as n:
+                    n.write(body_of(size))
+            elif target == "/renamed-over.txt":
+                with open(path + ".new", "wb") as n:
+                    n.write(body_of(size))
+                os.rename(path + ".new", path)
+            c.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+            at = 0
+            while at < size:
+                at += os.sendfile(c.fileno(), f.fileno(), at, size - at)
+            if target == "/rewritten.txt":
+                with open(path, "r+b") as w:
+                    w.write(body_of(size))
+            f.close()
+            c.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    print("waiting", flush=True)
+    sys.stdin.readline()
+    for target in targets:
+        subprocess.run(["curl", "-sS", "-o", "/dev/null", f"http://127.0.0.1:{port}{target}"], check=True)
+    t.join()
+    print(json.dumps({
+        "scenario": "filegone",
+        "server_port": port,
+        "sent": {t: f"{root}/sent{t}" for t in targets},
+        "now": {t: f"{root}/www{t}" for t in targets},
     }), flush=True)
 
 

@@ -115,10 +115,12 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let mut summary = consumer.finish()?;
     summary.pipeline.flows_written = sink.written();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked{}",
+        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked, {} sendfile bodies read from their files, {} not{}",
         stats.decode_errors,
         stats.io_urings,
         stats.tls_unhookable,
+        stats.sendfile_filled,
+        stats.sendfile_unfilled,
         sink.merge_summary()
     );
     Ok(())
