@@ -8,6 +8,7 @@ mod capture;
 mod corpus;
 mod corpus_framing;
 mod corpus_h2;
+mod corpus_resync;
 mod demo;
 mod docker;
 mod dockerd_restart;
