@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
+use super::reorder::{Ordered, Reorder, ReorderStats};
+
 /// Which observation gave an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,8 +93,11 @@ pub(super) struct Socket {
     pub held: VecDeque<HeldData>,
     pub held_bytes: usize,
     pub held_since: Option<Nanos>,
-    /// Next expected byte position per direction.
-    pub next_pos: [Option<u64>; 2],
+    /// The socket's records, put back in position order.
+    pub order: Reorder,
+    pub order_stats: ReorderStats,
+    /// What the windows let go, reused from record to record.
+    pub ordered: Vec<Ordered>,
     pub last_active: Nanos,
     /// Plaintext came from this TLS library (see `tls.rs`).
     pub tls: Option<TlsLibrary>,
@@ -110,6 +115,7 @@ pub(super) struct Socket {
 
 impl Socket {
     pub fn new(info: SocketInfo, kernel: SockAddrs, ts: Nanos) -> Self {
+        let from_start = info.role.is_some();
         Socket {
             info,
             kernel,
@@ -118,7 +124,9 @@ impl Socket {
             held: VecDeque::new(),
             held_bytes: 0,
             held_since: None,
-            next_pos: [None, None],
+            order: Reorder::new(from_start),
+            order_stats: ReorderStats::default(),
+            ordered: Vec::new(),
             last_active: ts,
             tls: None,
             tls_ciphertext: false,
