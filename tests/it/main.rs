@@ -19,6 +19,7 @@ mod host;
 mod http2;
 mod manners;
 mod merge;
+mod reorder_live;
 mod replay_selection;
 mod scenarios;
 mod support;
