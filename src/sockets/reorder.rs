@@ -38,7 +38,7 @@ pub(super) enum Ordered {
 /// What the windows did, over all sockets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReorderStats {
-    /// Records that arrived ahead of their position and waited for the ones before.
+    /// Records that arrived after one ahead of them and were put before it.
     pub reordered: u64,
     /// Times the window gave up waiting and declared a gap.
     pub gaps: u64,
@@ -97,7 +97,6 @@ impl Reorder {
     ) {
         if self.waiting.is_empty() {
             if let Some(d) = self.settle(d, stats, out) {
-                stats.reordered += 1;
                 self.wait(d);
             }
         } else {
@@ -153,6 +152,8 @@ impl Reorder {
             let Some(d) = filler.and_then(|i| self.unwait(i)) else {
                 return;
             };
+            // It arrived after a record ahead of it, and goes before it.
+            stats.reordered += 1;
             self.settle(d, stats, out);
         }
     }

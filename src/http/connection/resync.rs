@@ -21,15 +21,19 @@
 //!
 //! The cases:
 //! - **Gap in the requests** (lost bytes hold whole requests, perhaps the start of
-//!   one). Accepted only when nothing waits for an answer: no request without its
-//!   whole response, no response in progress. Otherwise requests were sent while
-//!   one was unanswered, which only pipelining or a gap on the other side could
-//!   explain, and the connection stops. Requests restart at the first syscall
-//!   that starts a request head, Q. Responses to the lost requests were sent
-//!   before Q (no pipelining), so every response byte before Q is dropped. The
-//!   response side is whole (a gap there takes the next case), so the first
-//!   response bytes after Q are Q's response: if they start a head they pair with
-//!   Q; if not, Q's answer is unknowable and Q is written incomplete.
+//!   one). Requests restart at the first syscall that starts a request head, Q.
+//!   Responses to the lost requests were sent before Q (no pipelining), so every
+//!   response byte before Q is dropped. The response side is whole (a gap there
+//!   takes the next case), so the first response bytes after Q are Q's response:
+//!   if they start a head they pair with Q; if not, Q's answer is unknowable and
+//!   Q is written incomplete. When a request was unanswered at the gap (a loss
+//!   burst across both directions), it and what was seen of its response are
+//!   written incomplete: with no pipelining the lost requests were sent after
+//!   its whole response, so the rest of that response was lost too, and the
+//!   response side's next bytes must come after a gap of their own (the next
+//!   case, which holds the pairing for confirmation). If they come without one,
+//!   requests were sent while one was unanswered: pipelining, and the
+//!   connection stops.
 //! - **Gap in the responses.** Let C be the response in progress at the gap (its
 //!   head seen) and W the requests whose response head has not been seen. Lost
 //!   bytes finish C, then answer W in order. C is written with what was seen of
@@ -76,6 +80,9 @@ pub(super) struct Resync {
     confirm: bool,
     /// The next exchange paired is held (it is the one to confirm).
     hold_next: bool,
+    /// A request-side gap came while a request was unanswered: its response's
+    /// rest was lost too, so the response side must show a gap of its own.
+    expect_gap: bool,
     held: Option<Exchange>,
 }
 
@@ -109,18 +116,40 @@ impl Connection {
             || self.requests.in_message()
             || self.responses.waiting_requests() > 0
             || !self.responses.is_idle();
-        if unanswered {
-            return false;
-        }
         // A pairing waiting for this side to show it lost nothing: it did.
         self.resync_void_held(out);
+        if unanswered {
+            self.resync_write_off_all(reason, out);
+        }
         self.requests.restart();
         let r = self.resync_state(reason);
         r.seek_requests = true;
         r.seek_responses = true;
         r.confirm = false;
         r.hold_next = false;
+        r.expect_gap = unanswered;
         true
+    }
+
+    /// Every request not answered whole is written incomplete, with what was
+    /// seen of its response; both decoders start afresh.
+    fn resync_write_off_all(&mut self, reason: &str, out: &mut Vec<Exchange>) {
+        let Some(observer) = self.observer else {
+            return;
+        };
+        let mut requests: Vec<Message> = self.done_requests.drain(..).collect();
+        requests.extend(self.requests.take_partial());
+        for r in &requests {
+            self.waiting_bytes = self.waiting_bytes.saturating_sub(r.held_bytes());
+        }
+        let mut response = self.responses.take_partial();
+        for request in requests {
+            out.push(Self::cut(observer, request, response.take(), reason));
+        }
+        while self.responses.waiting_requests() > 0 {
+            self.responses.forget_oldest_request();
+        }
+        self.responses.restart();
     }
 
     fn resync_responses(&mut self, reason: &str, out: &mut Vec<Exchange>) -> bool {
@@ -159,6 +188,7 @@ impl Connection {
         r.seek_responses = true;
         r.confirm = true;
         r.hold_next = false;
+        r.expect_gap = false;
         true
     }
 
@@ -195,6 +225,17 @@ impl Connection {
     }
 
     fn resync_seek_response(&mut self, payload: &[u8], out: &mut Vec<Exchange>) -> bool {
+        if self.resync.as_ref().is_some_and(|r| r.expect_gap) {
+            // Response bytes went on with no gap: the requests lost were sent
+            // while one was unanswered (pipelining), so nothing pairs safely.
+            let reason = self
+                .resync
+                .as_ref()
+                .map(|r| r.reason.clone())
+                .unwrap_or_default();
+            self.stop_with(&reason, out);
+            return false;
+        }
         let waiting = self.responses.waiting_requests();
         if waiting == 0 {
             // Answers a request that was never seen (or is the rest of one).
@@ -293,6 +334,7 @@ impl Connection {
                 seek_responses: false,
                 confirm: false,
                 hold_next: false,
+                expect_gap: false,
                 held: None,
             })
         });
