@@ -471,27 +471,27 @@ impl Sockets {
                 version: s.tls_version.clone(),
             });
         }
-        let mut ordered = std::mem::take(&mut s.ordered);
+        if s.order.passes(&d) {
+            return Self::send_data(s.info.id, d, out);
+        }
+        let mut ordered = Vec::new();
         let now = d.ts;
         s.order.push(d, now, &mut s.order_stats, &mut ordered);
         Self::send_ordered(s, &mut ordered, out);
-        s.ordered = ordered;
     }
 
     /// Event time reached `now`: records that waited too long go, after their gap.
     fn expire_order(s: &mut Socket, now: Nanos, out: &mut Vec<Released>) {
-        let mut ordered = std::mem::take(&mut s.ordered);
+        let mut ordered = Vec::new();
         s.order.expire(now, &mut s.order_stats, &mut ordered);
         Self::send_ordered(s, &mut ordered, out);
-        s.ordered = ordered;
     }
 
     /// Everything the window holds goes, in order, with the gaps between.
     fn flush_order(s: &mut Socket, out: &mut Vec<Released>) {
-        let mut ordered = std::mem::take(&mut s.ordered);
+        let mut ordered = Vec::new();
         s.order.flush(&mut s.order_stats, &mut ordered);
         Self::send_ordered(s, &mut ordered, out);
-        s.ordered = ordered;
     }
 
     fn send_ordered(s: &Socket, ordered: &mut Vec<Ordered>, out: &mut Vec<Released>) {
@@ -508,17 +508,19 @@ impl Sockets {
                     ts,
                     lost,
                 }),
-                Ordered::Data(d) => {
-                    let uncaptured = d.count.saturating_sub(d.payload.len() as u64);
-                    out.push(Released::Data {
-                        id,
-                        direction: d.direction,
-                        ts: d.ts,
-                        payload: d.payload,
-                        uncaptured,
-                    });
-                }
+                Ordered::Data(d) => Self::send_data(id, d, out),
             }
         }
+    }
+
+    fn send_data(id: SocketId, d: HeldData, out: &mut Vec<Released>) {
+        let uncaptured = d.count.saturating_sub(d.payload.len() as u64);
+        out.push(Released::Data {
+            id,
+            direction: d.direction,
+            ts: d.ts,
+            payload: d.payload,
+            uncaptured,
+        });
     }
 }

@@ -87,6 +87,17 @@ impl Reorder {
             .map(|d| d.ts.saturating_add(REORDER_MAX_WAIT))
     }
 
+    /// The common case, with nothing to allocate: true (and the position moves
+    /// on) when `d` can go straight on, in position and with nothing waiting.
+    pub fn passes(&mut self, d: &HeldData) -> bool {
+        let next = &mut self.next[d.direction.index()];
+        if !self.waiting.is_empty() || next.is_some_and(|n| n != d.pos) {
+            return false;
+        }
+        *next = Some(d.pos.saturating_add(d.count));
+        true
+    }
+
     /// A record arrives; `now` is event time.
     pub fn push(
         &mut self,

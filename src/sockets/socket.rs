@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
-use super::reorder::{Ordered, Reorder, ReorderStats};
+use super::reorder::{Reorder, ReorderStats};
 
 /// Which observation gave an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,8 +96,6 @@ pub(super) struct Socket {
     /// The socket's records, put back in position order.
     pub order: Reorder,
     pub order_stats: ReorderStats,
-    /// What the windows let go, reused from record to record.
-    pub ordered: Vec<Ordered>,
     pub last_active: Nanos,
     /// Plaintext came from this TLS library (see `tls.rs`).
     pub tls: Option<TlsLibrary>,
@@ -126,7 +124,6 @@ impl Socket {
             held_since: None,
             order: Reorder::new(from_start),
             order_stats: ReorderStats::default(),
-            ordered: Vec::new(),
             last_active: ts,
             tls: None,
             tls_ciphertext: false,
