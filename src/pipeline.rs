@@ -14,7 +14,7 @@ use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, S
 use crate::flow::Tls;
 use crate::http::{BodyBudget, Connection, Drops, Exchange};
 use crate::sink::{Sink, SinkError};
-use crate::sockets::{Gauge, Limits, Released, SocketId, SocketInfo, Sockets};
+use crate::sockets::{Gauge, Limits, Released, ReorderStats, SocketId, SocketInfo, Sockets};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -60,6 +60,8 @@ pub struct Summary {
     /// Events (and their bytes) of undecided containers dropped past the hold
     /// budget, from the trace's last `overflow` event.
     pub held_over_budget: (u64, u64),
+    /// What the sockets' reorder windows did.
+    pub reorder: ReorderStats,
 }
 
 impl fmt::Display for Summary {
@@ -103,6 +105,17 @@ impl fmt::Display for Summary {
                 f,
                 ", {} connections stopped with too many requests waiting",
                 d.waiting_overflows
+            )?;
+        }
+        let r = &self.reorder;
+        if r.reordered > 0 {
+            write!(f, ", {} records put back in position order", r.reordered)?;
+        }
+        if r.late_records > 0 {
+            write!(
+                f,
+                ", {} records ({} bytes) dropped: they came after their bytes were declared lost",
+                r.late_records, r.late_bytes
             )?;
         }
         Ok(())
@@ -234,6 +247,7 @@ impl<S: Sink> Pipeline<S> {
     /// and `incomplete: "capture ended"`.
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
+        self.summary.reorder = self.sockets.reorder_stats();
         self.flush_released()?;
         self.sink.finish()?;
         Ok(self.summary)

@@ -11,6 +11,8 @@ use super::h2;
 use super::message::Message;
 use super::sniff::{sniff, Sniff};
 
+mod resync;
+
 /// How much of an undecided direction we look at before calling it non-HTTP,
 /// and the most it buffers: past it the buffered bytes are dropped (and counted).
 const MAX_SNIFF: usize = 64 * 1024;
@@ -69,6 +71,11 @@ pub struct Connection {
     probe: Option<Box<h2::Probe>>,
     h2: Option<Box<h2::Connection>>,
     max_body: usize,
+    /// More than one request was seen waiting while the responses were whole:
+    /// after a gap nothing could be paired safely.
+    pipelined: bool,
+    /// Finding the way back after a gap (see `resync.rs`).
+    resync: Option<Box<resync::Resync>>,
 }
 
 impl Connection {
@@ -96,6 +103,8 @@ impl Connection {
             waiting_bytes: 0,
             undecided_dropped: 0,
             waiting_overflows: 0,
+            pipelined: false,
+            resync: None,
         }
     }
 
@@ -137,7 +146,7 @@ impl Connection {
     /// amount). Byte positions make the count exact, so when they all fall inside
     /// a body of known extent they are skipped like uncaptured bytes (the body is
     /// then truncated) and parsing goes on. Anywhere else nothing after can be
-    /// paired safely.
+    /// paired safely, unless the connection can resynchronise (`resync.rs`).
     pub fn gap(
         &mut self,
         direction: Direction,
@@ -165,7 +174,13 @@ impl Connection {
             }
         }
         let amount = lost.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string());
-        self.stop_with(&format!("gap in captured bytes ({amount} bytes lost)"), out);
+        let reason = format!("gap in captured bytes ({amount} bytes lost)");
+        if let Some(observer) = self.observer {
+            if self.resync_after_gap(Self::kind_of(observer, direction), &reason, out) {
+                return;
+            }
+        }
+        self.stop_with(&reason, out);
     }
 
     /// The connection is over (closed, aged out, capture ended): a response
@@ -202,11 +217,31 @@ impl Connection {
         out: &mut Vec<Exchange>,
     ) {
         let kind = Self::kind_of(observer, direction);
+        if !self.resync_admits(kind, payload, out) {
+            return;
+        }
+        if kind == Kind::Response
+            && usize::from(self.responses.in_message()) + self.responses.waiting_requests() >= 2
+        {
+            // Whole responses while two requests wait: the client did not wait.
+            self.pipelined = true;
+        }
         let decoder = match kind {
             Kind::Request => &mut self.requests,
             Kind::Response => &mut self.responses,
         };
         decoder.feed(ts, payload, &mut self.scratch);
+        if kind == Kind::Request
+            && self
+                .scratch
+                .iter()
+                .filter(|d| matches!(d, Decoded::RequestStarted { .. }))
+                .count()
+                >= 2
+        {
+            // Two request heads in one syscall: sent without waiting for an answer.
+            self.pipelined = true;
+        }
         if uncaptured > 0 {
             decoder.skip(ts, uncaptured, &mut self.scratch);
         }
@@ -281,13 +316,16 @@ impl Connection {
                 || request
                     .request()
                     .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
-            out.push(Exchange {
-                observer,
-                request,
-                response: Some(response),
-                incomplete,
-                http2: None,
-            });
+            self.write_paired(
+                Exchange {
+                    observer,
+                    request,
+                    response: Some(response),
+                    incomplete,
+                    http2: None,
+                },
+                out,
+            );
             if tunnel {
                 // What follows is another protocol (or, after a refused CONNECT,
                 // nothing we could frame).
@@ -310,6 +348,7 @@ impl Connection {
             return;
         }
         self.stopped = true;
+        self.resync_give_up(out);
         let Some(observer) = self.observer else {
             return;
         };

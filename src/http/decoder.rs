@@ -120,6 +120,40 @@ impl Decoder {
         self.methods.push_back(method);
     }
 
+    /// Requests waiting for a response head (responses only).
+    pub fn waiting_requests(&self) -> usize {
+        self.methods.len()
+    }
+
+    /// The oldest waiting request will get no response here (resync after a gap).
+    pub fn forget_oldest_request(&mut self) {
+        if let Some(method) = self.methods.pop_front() {
+            self.method_bytes -= method.len() + METHOD_OVERHEAD;
+        }
+    }
+
+    /// A message's head was parsed and its end is still to come.
+    pub fn in_message(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Between messages, with nothing of the next one buffered.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Head && self.buf.is_empty() && self.current.is_none()
+    }
+
+    /// Forgets the message in progress and any buffered bytes: the next byte fed
+    /// starts a head. Waiting request methods stay.
+    pub fn restart(&mut self) {
+        if let Some(m) = self.current.take() {
+            self.budget.give_back(m.body.kept.len());
+        }
+        self.buf = Vec::new();
+        if self.state != State::Stopped {
+            self.state = State::Head;
+        }
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.state == State::Stopped
     }

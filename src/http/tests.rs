@@ -447,3 +447,302 @@ proptest! {
         }
     }
 }
+
+// ---- Resynchronising after a gap (connection/resync.rs) ----
+
+fn get(n: u32) -> Vec<u8> {
+    format!("GET /{n} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+}
+
+fn ok(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// One step of a client's view: bytes in a direction, or bytes lost in it.
+enum Step {
+    Bytes(Direction, Vec<u8>),
+    Lost(Direction, u64),
+}
+
+fn steps(steps: &[Step]) -> Vec<Exchange> {
+    let mut conn = Connection::new(Some(Observer::Client), MAX_BODY);
+    let mut out = Vec::new();
+    for (i, s) in steps.iter().enumerate() {
+        let ts = i as u64 * 1000;
+        match s {
+            Step::Bytes(dir, bytes) => conn.feed(*dir, ts, bytes, 0, &mut out),
+            Step::Lost(dir, n) => conn.gap(*dir, ts, Some(*n), &mut out),
+        }
+    }
+    conn.end(steps.len() as u64 * 1000, "capture ended", &mut out);
+    out
+}
+
+/// (target, status, response body, incomplete) of each exchange.
+fn brief(out: &[Exchange]) -> Vec<(String, Option<u16>, String, Option<String>)> {
+    out.iter()
+        .map(|x| {
+            let (_, target, status, body, incomplete) = summary(x);
+            (
+                target,
+                status,
+                String::from_utf8_lossy(&body).into_owned(),
+                incomplete,
+            )
+        })
+        .collect()
+}
+
+fn gap(n: u64) -> Option<String> {
+    Some(format!("gap in captured bytes ({n} bytes lost)"))
+}
+
+use Step::{Bytes, Lost};
+
+#[test]
+fn resync_a_gap_that_swallowed_a_request_and_its_response() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(Recv, ok("one")),
+        Lost(Send, 30),
+        Lost(Recv, 40),
+        Bytes(Send, get(3)),
+        Bytes(Recv, ok("three")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    // The request side's gap shows first; the response side's gap then comes
+    // with /3 waiting, so /3's pairing waits for the request side (/4) to confirm.
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/1".into(), Some(200), "one".into(), None),
+            ("/3".into(), Some(200), "three".into(), None),
+            ("/4".into(), Some(200), "four".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn resync_a_gap_that_swallowed_a_response_while_a_request_waited() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(Recv, ok("one")),
+        Bytes(Send, get(2)),
+        Bytes(Send, get(3)),
+        Lost(Recv, 40),
+        Bytes(Recv, ok("three")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/1".into(), Some(200), "one".into(), None),
+            ("/2".into(), None, String::new(), gap(40)),
+            ("/3".into(), Some(200), "three".into(), None),
+            ("/4".into(), Some(200), "four".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn resync_a_gap_inside_a_response_past_its_end() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(
+            Recv,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfir".to_vec(),
+        ),
+        Lost(Recv, 7 + 40),
+        Bytes(Recv, ok("two")),
+    ]);
+    // The lost bytes ran past /1's body: the rest can only be a response to a
+    // request never seen. Nothing waits, so the head is dropped, not paired.
+    assert_eq!(brief(&out).len(), 1);
+    let first = &out[0];
+    assert_eq!(first.incomplete, gap(47));
+    let r = first.response.as_ref().expect("the part seen is kept");
+    assert!(!r.complete);
+    assert_eq!(r.body.kept, b"fir");
+}
+
+#[test]
+fn resync_never_gives_a_later_response_to_a_request_whose_response_was_lost() {
+    // /2's response head is lost; its body's tail arrives, then /3 is sent.
+    let out = steps(&[
+        Bytes(Send, get(2)),
+        Lost(Recv, 30),
+        Bytes(Recv, b"tail of the second body".to_vec()),
+        Bytes(Send, get(3)),
+        Bytes(Recv, ok("three")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/2".into(), None, String::new(), gap(30)),
+            ("/3".into(), Some(200), "three".into(), None),
+            ("/4".into(), Some(200), "four".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn resync_pairing_is_withdrawn_when_the_request_side_shows_a_lost_request() {
+    // /3 waits; its response and a request /4 are lost; /4's response resyncs.
+    // Only /5's gap shows that /4 existed: the held pairing must not stand.
+    let out = steps(&[
+        Bytes(Send, get(3)),
+        Lost(Recv, 40),
+        Bytes(Recv, ok("four")),
+        Lost(Send, 30),
+        Bytes(Send, get(5)),
+        Bytes(Recv, ok("five")),
+        Bytes(Send, get(6)),
+        Bytes(Recv, ok("six")),
+    ]);
+    let b = brief(&out);
+    assert_eq!(b[0].0, "/3");
+    assert_eq!(b[0].1, None, "{b:?}");
+    assert!(b[0]
+        .3
+        .as_deref()
+        .is_some_and(|r| r.contains("could not be confirmed")));
+    assert!(b.iter().all(|x| x.2 != "four" || x.0 == "/4"), "{b:?}");
+    assert_eq!(
+        &b[1..],
+        &[
+            ("/5".into(), Some(200), "five".into(), None),
+            ("/6".into(), Some(200), "six".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn resync_pairing_unconfirmed_at_the_end_keeps_no_response() {
+    let out = steps(&[
+        Bytes(Send, get(2)),
+        Lost(Recv, 40),
+        Bytes(Recv, ok("three")),
+    ]);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].response.is_none());
+    assert!(out[0]
+        .incomplete
+        .as_deref()
+        .is_some_and(|r| r.starts_with("gap in captured bytes (40")));
+}
+
+#[test]
+fn resync_refuses_three_requests_waiting() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(Send, get(2)),
+        Bytes(Send, get(3)),
+        Lost(Recv, 40),
+        Bytes(Recv, ok("x")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    assert_eq!(out.len(), 3, "{:?}", brief(&out));
+    assert!(out
+        .iter()
+        .all(|x| x.response.is_none() && x.incomplete == gap(40)));
+}
+
+#[test]
+fn resync_a_request_gap_while_a_request_waits_needs_a_response_gap_too() {
+    // With no gap on the response side, the lost request was sent while /1 was
+    // unanswered: pipelining, so parsing stops and "x" is given to nobody.
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Lost(Send, 30),
+        Bytes(Send, get(3)),
+        Bytes(Recv, ok("x")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/1".into(), None, String::new(), gap(30)),
+            ("/3".into(), None, String::new(), gap(30)),
+        ]
+    );
+}
+
+#[test]
+fn resync_a_loss_burst_across_both_directions_while_a_response_was_in_progress() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(
+            Recv,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfir".to_vec(),
+        ),
+        // The rest of /1's response, /2 and its response are lost.
+        Lost(Send, 30),
+        Bytes(Send, get(3)),
+        Lost(Recv, 7 + 40),
+        Bytes(Recv, ok("three")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/1".into(), Some(200), "fir".into(), gap(30)),
+            ("/3".into(), Some(200), "three".into(), None),
+            ("/4".into(), Some(200), "four".into(), None),
+        ]
+    );
+}
+
+#[test]
+fn resync_never_happens_once_pipelining_was_seen() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(Send, get(2)),
+        Bytes(Recv, ok("one")),
+        Bytes(Recv, ok("two")),
+        Bytes(Send, get(3)),
+        Lost(Recv, 40),
+        Bytes(Recv, ok("x")),
+        Bytes(Send, get(4)),
+        Bytes(Recv, ok("four")),
+    ]);
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/1".into(), Some(200), "one".into(), None),
+            ("/2".into(), Some(200), "two".into(), None),
+            ("/3".into(), None, String::new(), gap(40)),
+        ]
+    );
+}
+
+#[test]
+fn resync_requests_start_only_at_a_syscall_that_starts_a_head() {
+    let out = steps(&[
+        Bytes(Send, get(1)),
+        Bytes(Recv, ok("one")),
+        Lost(Send, 10),
+        // The rest of a request whose start was lost, and its answer.
+        Bytes(Send, b"t: x\r\n\r\n".to_vec()),
+        Bytes(Recv, ok("lost")),
+        Bytes(Send, get(3)),
+        Bytes(Recv, ok("three")),
+    ]);
+    assert_eq!(
+        brief(&out),
+        vec![
+            ("/1".into(), Some(200), "one".into(), None),
+            ("/3".into(), Some(200), "three".into(), None),
+        ]
+    );
+}

@@ -4,6 +4,7 @@
 //! bounds on time, bytes and socket count. Deadlines run on event time only.
 
 mod hello;
+mod reorder;
 mod socket;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,8 @@ use crate::event::{
     SockAddrs, Task, TlsLibrary,
 };
 
+use reorder::Ordered;
+pub use reorder::{ReorderStats, REORDER_MAX_BYTES, REORDER_MAX_WAIT};
 pub use socket::{Address, AddressSource, SocketId, SocketInfo};
 use socket::{HeldData, Socket};
 pub use tls::looks_like_tls_record;
@@ -128,6 +131,11 @@ pub struct Sockets {
     generations: u64,
     now: Nanos,
     last_sweep: Nanos,
+    /// (deadline, generation, key) of sockets with records waiting for the
+    /// ones before them (see `reorder.rs`); entries may be stale.
+    order_deadlines: BTreeSet<(Nanos, u64, Key)>,
+    /// What the reorder windows of ended sockets did.
+    order_stats: ReorderStats,
 }
 
 impl Sockets {
@@ -136,6 +144,15 @@ impl Sockets {
             limits,
             ..Default::default()
         }
+    }
+
+    /// What the reorder windows did so far, over every socket.
+    pub fn reorder_stats(&self) -> ReorderStats {
+        let mut all = self.order_stats;
+        for s in self.sockets.values() {
+            all.add(&s.order_stats);
+        }
+        all
     }
 
     pub fn gauge(&self) -> Gauge {
@@ -187,6 +204,18 @@ impl Sockets {
                     Self::release(s, &mut self.held_bytes, out);
                 }
             }
+        }
+        while let Some(&(deadline, generation, key)) = self.order_deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.order_deadlines.pop_first();
+            if let Some(s) = self.sockets.get_mut(&key) {
+                if s.info.id.generation == generation {
+                    Self::expire_order(s, now, out);
+                }
+            }
+            self.watch_order(key);
         }
         if now.saturating_sub(self.last_sweep) >= 1_000_000_000 {
             self.last_sweep = now;
@@ -305,6 +334,7 @@ impl Sockets {
         };
         if s.released {
             Self::emit(s, held, out);
+            self.watch_order(key);
             return;
         }
         s.held_bytes += held.payload.len();
@@ -318,7 +348,19 @@ impl Sockets {
         if s.is_ready() {
             Self::release(s, &mut self.held_bytes, out);
         }
+        self.watch_order(key);
         self.enforce_held_cap(out);
+    }
+
+    /// Puts a socket whose reorder windows wait on the deadline list.
+    fn watch_order(&mut self, key: Key) {
+        let Some(s) = self.sockets.get(&key) else {
+            return;
+        };
+        if let Some(deadline) = s.order.deadline() {
+            self.order_deadlines
+                .insert((deadline, s.info.id.generation, key));
+        }
     }
 
     fn close(&mut self, e: &Close, out: &mut Vec<Released>) {
@@ -375,6 +417,8 @@ impl Sockets {
             return;
         }
         Self::release(&mut s, &mut self.held_bytes, out);
+        Self::flush_order(&mut s, out);
+        self.order_stats.add(&s.order_stats);
         out.push(Released::End {
             id: s.info.id,
             ts: s.last_active.max(self.now),
@@ -415,31 +459,61 @@ impl Sockets {
     }
 
     fn emit(s: &mut Socket, d: HeldData, out: &mut Vec<Released>) {
-        let id = s.info.id;
         if let Some(library) = d.tls {
+            // What waits is ciphertext from before; plaintext positions are a
+            // stream of their own.
+            Self::flush_order(s, out);
+            s.order = Default::default();
             out.push(Released::Tls {
-                id,
+                id: s.info.id,
                 library,
                 sni: s.tls_sni.clone(),
                 version: s.tls_version.clone(),
             });
-            // Plaintext positions are a stream of their own.
-            s.next_pos = [None, None];
         }
-        let next = &mut s.next_pos[d.direction.index()];
-        if let Some(expected) = *next {
-            if d.pos != expected {
-                out.push(Released::Gap {
+        if s.order.passes(&d) {
+            return Self::send_data(s.info.id, d, out);
+        }
+        let mut ordered = Vec::new();
+        let now = d.ts;
+        s.order.push(d, now, &mut s.order_stats, &mut ordered);
+        Self::send_ordered(s, &mut ordered, out);
+    }
+
+    /// Event time reached `now`: records that waited too long go, after their gap.
+    fn expire_order(s: &mut Socket, now: Nanos, out: &mut Vec<Released>) {
+        let mut ordered = Vec::new();
+        s.order.expire(now, &mut s.order_stats, &mut ordered);
+        Self::send_ordered(s, &mut ordered, out);
+    }
+
+    /// Everything the window holds goes, in order, with the gaps between.
+    fn flush_order(s: &mut Socket, out: &mut Vec<Released>) {
+        let mut ordered = Vec::new();
+        s.order.flush(&mut s.order_stats, &mut ordered);
+        Self::send_ordered(s, &mut ordered, out);
+    }
+
+    fn send_ordered(s: &Socket, ordered: &mut Vec<Ordered>, out: &mut Vec<Released>) {
+        let id = s.info.id;
+        for o in ordered.drain(..) {
+            match o {
+                Ordered::Gap {
+                    direction,
+                    ts,
+                    lost,
+                } => out.push(Released::Gap {
                     id,
-                    direction: d.direction,
-                    ts: d.ts,
-                    // Positions going back (the kernel's state for the fd was
-                    // recreated) say bytes were missed, but not how many.
-                    lost: (d.pos > expected).then(|| d.pos - expected),
-                });
+                    direction,
+                    ts,
+                    lost,
+                }),
+                Ordered::Data(d) => Self::send_data(id, d, out),
             }
         }
-        *next = Some(d.pos.saturating_add(d.count));
+    }
+
+    fn send_data(id: SocketId, d: HeldData, out: &mut Vec<Released>) {
         let uncaptured = d.count.saturating_sub(d.payload.len() as u64);
         out.push(Released::Data {
             id,

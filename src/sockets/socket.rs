@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
+use super::reorder::{Reorder, ReorderStats};
+
 /// Which observation gave an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -91,8 +93,9 @@ pub(super) struct Socket {
     pub held: VecDeque<HeldData>,
     pub held_bytes: usize,
     pub held_since: Option<Nanos>,
-    /// Next expected byte position per direction.
-    pub next_pos: [Option<u64>; 2],
+    /// The socket's records, put back in position order.
+    pub order: Reorder,
+    pub order_stats: ReorderStats,
     pub last_active: Nanos,
     /// Plaintext came from this TLS library (see `tls.rs`).
     pub tls: Option<TlsLibrary>,
@@ -110,6 +113,7 @@ pub(super) struct Socket {
 
 impl Socket {
     pub fn new(info: SocketInfo, kernel: SockAddrs, ts: Nanos) -> Self {
+        let from_start = info.role.is_some();
         Socket {
             info,
             kernel,
@@ -118,7 +122,8 @@ impl Socket {
             held: VecDeque::new(),
             held_bytes: 0,
             held_since: None,
-            next_pos: [None, None],
+            order: Reorder::new(from_start),
+            order_stats: ReorderStats::default(),
             last_active: ts,
             tls: None,
             tls_ciphertext: false,

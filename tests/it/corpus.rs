@@ -335,5 +335,6 @@ fn http1() -> Vec<Case> {
         }),
     ];
     cases.extend(crate::corpus_framing::cases());
+    cases.extend(crate::corpus_resync::cases());
     cases
 }
