@@ -2,6 +2,8 @@
 //! filter maps (shared by fd), and attaches its uprobes once per OpenSSL libssl
 //! file (device, inode) that a traced process maps, rescanning as processes come.
 
+mod go;
+mod goprobes;
 mod maps;
 mod skel;
 
@@ -52,6 +54,7 @@ pub struct TlsProbes<'obj> {
     after_exec: Vec<(u32, Instant)>,
     /// Processes whose TLS could not be hooked (each reported once on stderr).
     pub unhookable: u64,
+    go: goprobes::GoBinaries,
 }
 
 impl<'obj> TlsProbes<'obj> {
@@ -106,6 +109,7 @@ impl<'obj> TlsProbes<'obj> {
             rounds: 0,
             after_exec: Vec::new(),
             unhookable: 0,
+            go: goprobes::GoBinaries::default(),
         };
         for dir in HOST_LIBRARY_DIRS {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -183,6 +187,7 @@ impl<'obj> TlsProbes<'obj> {
         }
         self.known_pids.retain(|p| alive.contains(p));
         self.reported_pids.retain(|p| alive.contains(p));
+        self.report_wrapped_go_conns();
     }
 
     fn is_traced(&self, pid: u32) -> bool {
@@ -212,6 +217,7 @@ impl<'obj> TlsProbes<'obj> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
             return;
         };
+        self.scan_go(pid);
         let libs = openssl_libraries(&text);
         if libs.is_empty() && is_node(pid) {
             self.report(

@@ -1,0 +1,103 @@
+// gotls: Go crypto/tls at both ends for flowtap's TLS tests, standard library
+// only (built in GOPATH mode like h2c).
+//
+//	gotls client BASE_URL CA_FILE  GET /hello, POST /echo and GET /missing on one
+//	                               keep-alive HTTP/1.1 connection; prints what it got
+//	gotls server PORT CERT KEY     HTTPS (h2 and HTTP/1.1 by ALPN) on 127.0.0.1:PORT
+//	                               until stdin closes; says "listening" when ready
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: gotls client|server ...")
+	}
+	switch os.Args[1] {
+	case "client":
+		client(os.Args[2], os.Args[3])
+	case "server":
+		server(os.Args[2], os.Args[3], os.Args[4])
+	default:
+		fail("unknown mode " + os.Args[1])
+	}
+}
+
+func fail(why string) {
+	fmt.Fprintln(os.Stderr, "gotls:", why)
+	os.Exit(1)
+}
+
+func client(base, caFile string) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		fail(err.Error())
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost"},
+		MaxIdleConnsPerHost: 1,
+	}}
+	said := map[string]interface{}{}
+	do := func(name string, req *http.Request) {
+		resp, err := hc.Do(req)
+		if err != nil {
+			fail(err.Error())
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			fail(err.Error())
+		}
+		said[name] = map[string]interface{}{"status": resp.StatusCode, "body": string(body)}
+	}
+	get, _ := http.NewRequest("GET", base+"/hello", nil)
+	do("get", get)
+	post, _ := http.NewRequest("POST", base+"/echo", strings.NewReader("posted by go\n"))
+	post.Header.Set("Content-Type", "text/plain")
+	do("post", post)
+	missing, _ := http.NewRequest("GET", base+"/missing", nil)
+	do("missing", missing)
+	out, _ := json.Marshal(said)
+	fmt.Println(string(out))
+}
+
+func server(port, cert, key string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from go\n")
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusCreated)
+		w.Write(body)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such thing", http.StatusNotFound)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fail(err.Error())
+	}
+	srv := &http.Server{Handler: mux}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		srv.Close()
+	}()
+	fmt.Println("listening")
+	if err := srv.ServeTLS(ln, cert, key); err != http.ErrServerClosed {
+		fail(err.Error())
+	}
+}
