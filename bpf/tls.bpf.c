@@ -477,12 +477,18 @@ struct {
 } go_layouts SEC(".maps");
 
 /* Per traced process, Go TLS calls on a conn that is not a *net.TCPConn: userspace
- * names each such process once as not hooked. */
+ * names each such process once as not hooked (by the comm kept here, as the
+ * process may be gone by then) and deletes its entry. */
+struct go_wrapped_calls {
+	__u64 calls;
+	char comm[FT_COMM_LEN];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct go_wrapped_calls);
 } go_wrapped SEC(".maps");
 
 struct go_read_key {
@@ -521,12 +527,14 @@ static __always_inline __s32 go_conn_fd(void *ctx, __u64 tls_conn)
 		return -1;
 	if (hash != l->itab_hash) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-		__u64 one = 1;
-		__u64 *n = bpf_map_lookup_elem(&go_wrapped, &tgid);
-		if (n)
-			__sync_fetch_and_add(n, 1);
-		else
-			bpf_map_update_elem(&go_wrapped, &tgid, &one, BPF_NOEXIST);
+		struct go_wrapped_calls *w = bpf_map_lookup_elem(&go_wrapped, &tgid);
+		if (w) {
+			__sync_fetch_and_add(&w->calls, 1);
+		} else {
+			struct go_wrapped_calls first = {.calls = 1};
+			bpf_get_current_comm(first.comm, sizeof(first.comm));
+			bpf_map_update_elem(&go_wrapped, &tgid, &first, BPF_NOEXIST);
+		}
 		return -1;
 	}
 	__u64 netfd;

@@ -167,9 +167,7 @@ fn functions(file: &object::File<'_>) -> Result<Funcs, GoTlsError> {
         .data()
         .map_err(|e| GoTlsError::Unreadable(format!("its .gopclntab: {e}")))?;
     let found = pclntab::find(table, &[READ, WRITE]).map_err(GoTlsError::Unreadable)?;
-    let func = |i: usize| {
-        found[i].map(|(address, size)| Func { address, size })
-    };
+    let func = |i: usize| found[i].map(|(address, size)| Func { address, size });
     Ok(Funcs {
         read: func(0),
         write: func(1),
@@ -190,7 +188,10 @@ struct Code<'a> {
 
 fn code<'a>(file: &object::File<'_>, data: &'a [u8], f: Func) -> Result<Code<'a>, GoTlsError> {
     let offset = file_offset(file, f.address).ok_or_else(|| {
-        GoTlsError::Unreadable(format!("a crypto/tls function at {:#x} is outside the file", f.address))
+        GoTlsError::Unreadable(format!(
+            "a crypto/tls function at {:#x} is outside the file",
+            f.address
+        ))
     })?;
     let start = usize::try_from(offset).ok();
     let end = usize::try_from(f.size)
@@ -315,9 +316,7 @@ mod tests {
     #[test]
     fn rets_are_found_by_decoding_not_by_byte_value() {
         // mov eax, 0xc3c3c3c3; ret; int3; xor eax, eax; ret
-        let code = [
-            0xb8, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xcc, 0x31, 0xc0, 0xc3,
-        ];
+        let code = [0xb8, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xcc, 0x31, 0xc0, 0xc3];
         assert_eq!(rets(&code, 0x40_0000), vec![5, 9]);
     }
 

@@ -109,22 +109,35 @@ impl TlsProbes<'_> {
     }
 
     /// Names, once each, the processes whose Go TLS ran over a conn that is not a
-    /// `*net.TCPConn` (the kernel side counts them and captures nothing).
+    /// `*net.TCPConn` (the kernel side notes them and captures nothing).
     pub(super) fn report_wrapped_go_conns(&mut self) {
-        let pids: Vec<u32> = self
-            .skel
-            .maps
-            .go_wrapped
-            .keys()
-            .filter_map(|k| k.get(..4).and_then(|b| b.try_into().ok()))
-            .map(u32::from_ne_bytes)
-            .collect();
-        for pid in pids {
-            self.report(
+        let map = &self.skel.maps.go_wrapped;
+        let mut seen: Vec<(u32, String)> = Vec::new();
+        for key in map.keys() {
+            let Some(pid) = key.get(..4).and_then(|b| b.try_into().ok()) else {
+                continue;
+            };
+            let comm = match map.lookup(&key, MapFlags::ANY) {
+                Ok(Some(v)) => comm_of(v.get(8..).unwrap_or_default()),
+                _ => String::new(),
+            };
+            // Gone from the map once named: a pid reused later is a new process.
+            let _ = map.delete(&key);
+            seen.push((u32::from_ne_bytes(pid), comm));
+        }
+        for (pid, comm) in seen {
+            self.report_as(
                 pid,
+                &comm,
                 "Go crypto/tls over a conn that is not a *net.TCPConn (a wrapper or \
                  a pipe), whose socket flowtap cannot tell; those exchanges are not captured",
             );
         }
     }
+}
+
+/// A kernel comm: up to 16 bytes, NUL-padded.
+fn comm_of(raw: &[u8]) -> String {
+    let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
+    String::from_utf8_lossy(&raw[..end]).into_owned()
 }

@@ -153,6 +153,7 @@ impl<'obj> TlsProbes<'obj> {
         for pid in due {
             self.scan_process(pid);
         }
+        self.report_wrapped_go_conns();
     }
 
     /// Looks at traced processes for libssl files not attached yet.
@@ -187,7 +188,6 @@ impl<'obj> TlsProbes<'obj> {
         }
         self.known_pids.retain(|p| alive.contains(p));
         self.reported_pids.retain(|p| alive.contains(p));
-        self.report_wrapped_go_conns();
     }
 
     fn is_traced(&self, pid: u32) -> bool {
@@ -236,15 +236,17 @@ impl<'obj> TlsProbes<'obj> {
 
     /// One stderr line per process whose TLS flowtap cannot see.
     fn report(&mut self, pid: u32, why: &str) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        self.report_as(pid, comm.trim(), why);
+    }
+
+    /// [`report`](Self::report) with the process's comm already known.
+    fn report_as(&mut self, pid: u32, comm: &str, why: &str) {
         if !self.reported_pids.insert(pid) {
             return;
         }
         self.unhookable += 1;
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        eprintln!(
-            "flowtap: TLS of process {pid} ({}) cannot be captured: {why}",
-            comm.trim()
-        );
+        eprintln!("flowtap: TLS of process {pid} ({comm}) cannot be captured: {why}");
     }
 
     /// Attaches the entry and return probes to one libssl, once per file.

@@ -1,13 +1,18 @@
 // gotls: Go crypto/tls at both ends for flowtap's TLS tests, standard library
 // only (built in GOPATH mode like h2c).
 //
-//	gotls client BASE_URL CA_FILE  GET /hello, POST /echo and GET /missing on one
+//	gotls client BASE_URL CA_FILE  says "ready", waits for a line on stdin, then
+//	                               GETs /hello, POSTs /echo and GETs /missing on one
 //	                               keep-alive HTTP/1.1 connection; prints what it got
+//	gotls wrapped BASE_URL CA_FILE GET /hello?wrapped over a TLS conn on a wrapped
+//	                               net.Conn (not a *net.TCPConn); prints the body
 //	gotls server PORT CERT KEY     HTTPS (h2 and HTTP/1.1 by ALPN) on 127.0.0.1:PORT
 //	                               until stdin closes; says "listening" when ready
 package main
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -26,6 +31,8 @@ func main() {
 	switch os.Args[1] {
 	case "client":
 		client(os.Args[2], os.Args[3])
+	case "wrapped":
+		wrapped(os.Args[2], os.Args[3])
 	case "server":
 		server(os.Args[2], os.Args[3], os.Args[4])
 	default:
@@ -38,17 +45,23 @@ func fail(why string) {
 	os.Exit(1)
 }
 
-func client(base, caFile string) {
+func tlsConfig(caFile string) *tls.Config {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		fail(err.Error())
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+}
+
+func client(base, caFile string) {
 	hc := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost"},
+		TLSClientConfig:     tlsConfig(caFile),
 		MaxIdleConnsPerHost: 1,
 	}}
+	fmt.Println("ready")
+	bufio.NewReader(os.Stdin).ReadString('\n')
 	said := map[string]interface{}{}
 	do := func(name string, req *http.Request) {
 		resp, err := hc.Do(req)
@@ -71,6 +84,42 @@ func client(base, caFile string) {
 	do("missing", missing)
 	out, _ := json.Marshal(said)
 	fmt.Println(string(out))
+}
+
+// countingConn is a net.Conn that is not a *net.TCPConn, as a wrapper that
+// meters or logs a connection is.
+type countingConn struct {
+	net.Conn
+	read int
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read += n
+	return n, err
+}
+
+func wrapped(base, caFile string) {
+	hc := &http.Client{Transport: &http.Transport{
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			raw, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			conn := tls.Client(&countingConn{Conn: raw}, tlsConfig(caFile))
+			return conn, conn.HandshakeContext(ctx)
+		},
+	}}
+	resp, err := hc.Get(base + "/hello?wrapped")
+	if err != nil {
+		fail(err.Error())
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		fail(err.Error())
+	}
+	fmt.Print(string(body))
 }
 
 func server(port, cert, key string) {
