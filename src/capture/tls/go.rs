@@ -61,7 +61,7 @@ pub enum GoTlsError {
     /// Not a Go executable, or one without crypto/tls: nothing to say.
     #[error("not a Go program using crypto/tls")]
     NotGoTls,
-    #[error("its Go release ({0}) predates the register ABI (Go 1.17) the probes read")]
+    #[error("its Go release ({0}) is older than Go 1.18, the first whose build info and register ABI flowtap reads")]
     OldAbi(String),
     #[error("flowtap reads Go's registers on x86-64 only")]
     Arch,
@@ -247,8 +247,8 @@ fn buildinfo_version(data: &[u8]) -> Option<String> {
     }
     let flags = *data.get(15)?;
     if flags & 2 == 0 {
-        // Before Go 1.18 the version sat behind pointers: too old to hook anyway.
-        return Some("go1.17 or older".into());
+        // Before Go 1.18 the version sat behind pointers: older than flowtap reads.
+        return Some("older than go1.18".into());
     }
     let rest = data.get(32..)?;
     let (len, used) = uvarint(rest)?;
@@ -276,7 +276,8 @@ fn release_of(version: &str) -> &str {
     }
 }
 
-/// Go 1.17 and later pass arguments in registers on amd64.
+/// Go 1.17 and later pass arguments in registers on amd64 (flowtap reads the
+/// release from Go 1.18's build info on).
 fn register_abi(version: &str) -> bool {
     let minor = version
         .strip_prefix("go1.")
@@ -297,7 +298,7 @@ mod tests {
         assert!(register_abi("go1.22.1"));
         assert!(register_abi("go1.21rc2"));
         assert!(!register_abi("go1.16.15"));
-        assert!(!register_abi("go1.17 or older"));
+        assert!(!register_abi("older than go1.18"));
         assert!(!register_abi("devel"));
     }
 
@@ -318,6 +319,58 @@ mod tests {
         // mov eax, 0xc3c3c3c3; ret; int3; xor eax, eax; ret
         let code = [0xb8, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xcc, 0x31, 0xc0, 0xc3];
         assert_eq!(rets(&code, 0x40_0000), vec![5, 9]);
+    }
+
+    /// Builds tests/programs/go/src/gotls with the machine's Go, with `ldflags`.
+    fn build_gotls(dir: &std::path::Path, name: &str, ldflags: &str) -> Vec<u8> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = dir.join(name);
+        let status = std::process::Command::new("go")
+            .args(["build", "-ldflags", ldflags, "-o"])
+            .arg(&out)
+            .arg("gotls")
+            .current_dir(dir)
+            .env("GO111MODULE", "off")
+            .env("CGO_ENABLED", "0")
+            .env("GOCACHE", "/tmp/flowtap-gocache")
+            .env("GOPATH", root.join("tests/programs/go"))
+            .status()
+            .expect("run go build");
+        assert!(status.success(), "go build gotls");
+        std::fs::read(out).expect("read the Go binary")
+    }
+
+    #[test]
+    fn a_go_binary_is_read_from_dwarf_and_stripped_from_pclntab_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let full = inspect(&build_gotls(dir.path(), "full", "")).expect("hookable");
+        assert!(full.from_dwarf, "offsets from DWARF: {full:?}");
+        assert_eq!(
+            (
+                full.layout.conn_off,
+                full.layout.fd_off,
+                full.layout.sysfd_off
+            ),
+            LAYOUT_TABLE,
+            "the table agrees with this Go's DWARF"
+        );
+        assert!(!full.read_rets.is_empty());
+        assert!(full.read_rets.iter().all(|r| *r > full.read));
+        let stripped = inspect(&build_gotls(dir.path(), "stripped", "-s -w")).unwrap_or_else(|e| {
+            panic!(
+                "stripped {}: {e} (add its *net.TCPConn hash to TCPCONN_HASHES)",
+                full.version
+            )
+        });
+        assert!(!stripped.from_dwarf);
+        assert_eq!(
+            GoTls {
+                from_dwarf: true,
+                ..stripped
+            },
+            full,
+            "the symbol table and .gopclntab, DWARF and the tables, say the same"
+        );
     }
 
     #[test]
