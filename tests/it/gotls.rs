@@ -2,11 +2,14 @@
 //! caddy (a stripped Go binary) and nginx/curl on loopback under `flowtap capture
 //! --pid` on its tree. Every exchange is seen in plaintext from both ends, Go's
 //! from the crypto/tls uprobes; a Go conn on a wrapper is named as not hooked and
-//! gives no client flow.
+//! gives no client flow. Go ends in compose containers are named by service.
+
+use std::process::Command;
 
 use serde_json::Value;
 
-use crate::tls::{capture_harness, key, TlsRun};
+use crate::support::{privileged, repo_root, LiveCapture};
+use crate::tls::{capture_harness, key, make_certs, TlsRun};
 
 /// The flows of one exchange, by destination port, method and target.
 fn exchange<'a>(run: &'a TlsRun, port: &Value, method: &str, target: &str) -> Vec<&'a Value> {
@@ -156,4 +159,161 @@ fn go_crypto_tls_clients_and_servers_give_plaintext_flows_from_both_sides() {
 
     assert!(run.trace.contains(r#""syscall":"go_tls_write""#));
     assert!(run.trace.contains(r#""syscall":"go_tls_read""#));
+}
+
+/// Builds tests/programs/go/src/gotls into `dir` (static: it runs in containers
+/// that mount only the host's /usr).
+fn build_gotls(dir: &std::path::Path) {
+    let status = Command::new("go")
+        .args(["build", "-o"])
+        .arg(dir.join("gotls"))
+        .arg("gotls")
+        .current_dir(dir)
+        .env("GO111MODULE", "off")
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", "/tmp/flowtap-gocache")
+        .env("GOPATH", repo_root().join("tests/programs/go"))
+        .status()
+        .expect("run go build");
+    assert!(status.success(), "go build gotls");
+}
+
+/// Both ends Go, in containers of one compose project: a Go TLS server running
+/// before capture and a Go client container started under it (the same file, so
+/// its probes are attached from its first call); flows name both by compose
+/// service.
+#[test]
+#[ignore = "needs root (BPF, uprobes), go and Docker; run via scripts/test.sh"]
+fn go_tls_between_containers_is_captured_from_both_sides_by_compose_service() {
+    let _guard = privileged();
+    crate::support::build_images();
+    let mut cleanup = crate::docker::Cleanup::default();
+    let tag = std::process::id();
+    let project = format!("ft-gotls-{tag}");
+    let network = format!("ft-gotls-net-{tag}");
+    let (api, client) = (
+        format!("ft-gotls-api-{tag}"),
+        format!("ft-gotls-client-{tag}"),
+    );
+    let conf = tempfile::tempdir().expect("tempdir");
+    make_certs(conf.path(), "DNS:api");
+    build_gotls(conf.path());
+    let conf_mount = format!("{}:/conf", conf.path().display());
+    let docker = crate::docker::docker;
+    docker(&["network", "create", &network]);
+    cleanup.networks.push(network.clone());
+    let run = |name: &str, service: &str, detach: bool, cmd: &[&str]| {
+        let project_label = format!("com.docker.compose.project={project}");
+        let service_label = format!("com.docker.compose.service={service}");
+        let mut args = vec!["run", if detach { "-d" } else { "--rm" }, "-i"];
+        args.extend([
+            "--name",
+            name,
+            "--network",
+            &network,
+            "--network-alias",
+            service,
+        ]);
+        args.extend(["--label", &project_label, "--label", &service_label]);
+        args.extend([
+            "-v",
+            "/usr:/usr:ro",
+            "-v",
+            &conf_mount,
+            crate::support::BASE_IMAGE,
+        ]);
+        args.extend(cmd);
+        docker(&args)
+    };
+    cleanup.containers.push(api.clone());
+    run(
+        &api,
+        "api",
+        true,
+        &[
+            "/conf/gotls",
+            "server",
+            ":8443",
+            "/conf/server.crt",
+            "/conf/server.key",
+        ],
+    );
+    let mut listening = false;
+    for _ in 0..200 {
+        if docker(&["logs", &api]).contains("listening") {
+            listening = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(listening, "the Go server in {api} did not listen");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows_path = dir.path().join("flows.jsonl");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--compose-project",
+        &project,
+        "-o",
+        flows_path.to_str().expect("utf-8"),
+    ]);
+    cleanup.containers.push(client.clone());
+    let said = run(
+        &client,
+        "client",
+        false,
+        &[
+            "/usr/bin/sh",
+            "-c",
+            "echo go | /conf/gotls client https://api:8443 /conf/ca.crt",
+        ],
+    );
+    let said: Value = serde_json::from_str(said.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the client said {said:?}: {e}"));
+    assert_eq!(said["post"]["body"], "posted by go\n");
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(!stderr.contains("cannot be captured"), "{stderr}");
+    let flows: Vec<Value> = std::fs::read_to_string(&flows_path)
+        .expect("flows")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("flow is JSON"))
+        .collect();
+    let mut seen: Vec<_> = flows
+        .iter()
+        .map(|f| {
+            assert_eq!(f["tls"]["library"], "go", "{f}");
+            assert_eq!(f["tls"]["sni"], "api", "{f}");
+            assert_eq!(f["src"]["container"]["compose_service"], "client", "{f}");
+            assert_eq!(f["dst"]["container"]["compose_service"], "api", "{f}");
+            assert_eq!(f["process"]["comm"], "gotls", "{f}");
+            assert!(f["incomplete"].is_null(), "{f}");
+            let (o, _, m, t, s) = key(f);
+            let body = f["request"]["body"]["text"].as_str().map(str::to_string);
+            (o, m, t, s, body)
+        })
+        .collect();
+    seen.sort();
+    let expect = |o: &str| {
+        [
+            ("GET", "/hello", 200, ""),
+            ("GET", "/missing", 404, ""),
+            ("POST", "/echo", 201, "posted by go\n"),
+        ]
+        .map(|(m, t, s, b)| {
+            (
+                o.to_string(),
+                m.to_string(),
+                t.to_string(),
+                s,
+                Some(b.to_string()),
+            )
+        })
+    };
+    let mut want: Vec<_> = expect("client")
+        .into_iter()
+        .chain(expect("server"))
+        .collect();
+    want.sort();
+    assert_eq!(seen, want, "{stderr}");
 }

@@ -317,7 +317,7 @@ fn https_to_an_nginx_started_under_capture_gives_plaintext_flows_from_both_sides
 }
 
 /// A CA and a server certificate for `names`, made with the openssl CLI in `dir`.
-fn make_certs(dir: &std::path::Path, names: &str) {
+pub(crate) fn make_certs(dir: &std::path::Path, names: &str) {
     let d = dir.to_str().expect("utf-8");
     let run = |args: &[&str]| {
         let out = Command::new("openssl")

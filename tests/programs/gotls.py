@@ -84,7 +84,7 @@ def main():
     make_certs(d)
     ports = {"nginx": free_port(), "go": free_port(), "caddy": free_port()}
     nginx = start_nginx(d, ports["nginx"])
-    server = subprocess.Popen([gotls, "server", str(ports["go"]), f"{d}/server.crt",
+    server = subprocess.Popen([gotls, "server", f"127.0.0.1:{ports['go']}", f"{d}/server.crt",
                                f"{d}/server.key"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     wait_line(server, "listening")

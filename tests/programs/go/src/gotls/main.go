@@ -6,7 +6,7 @@
 //	                               keep-alive HTTP/1.1 connection; prints what it got
 //	gotls wrapped BASE_URL CA_FILE GET /hello?wrapped over a TLS conn on a wrapped
 //	                               net.Conn (not a *net.TCPConn); prints the body
-//	gotls server PORT CERT KEY     HTTPS (h2 and HTTP/1.1 by ALPN) on 127.0.0.1:PORT
+//	gotls server ADDR CERT KEY     HTTPS (h2 and HTTP/1.1 by ALPN) on ADDR (host:port)
 //	                               until stdin closes; says "listening" when ready
 package main
 
@@ -20,6 +20,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -45,19 +46,24 @@ func fail(why string) {
 	os.Exit(1)
 }
 
-func tlsConfig(caFile string) *tls.Config {
+// tlsConfig trusts caFile and asks for base's host.
+func tlsConfig(base, caFile string) *tls.Config {
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		fail(err.Error())
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	return &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	u, err := url.Parse(base)
+	if err != nil {
+		fail(err.Error())
+	}
+	return &tls.Config{RootCAs: pool, ServerName: u.Hostname()}
 }
 
 func client(base, caFile string) {
 	hc := &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     tlsConfig(caFile),
+		TLSClientConfig:     tlsConfig(base, caFile),
 		MaxIdleConnsPerHost: 1,
 	}}
 	fmt.Println("ready")
@@ -106,7 +112,7 @@ func wrapped(base, caFile string) {
 			if err != nil {
 				return nil, err
 			}
-			conn := tls.Client(&countingConn{Conn: raw}, tlsConfig(caFile))
+			conn := tls.Client(&countingConn{Conn: raw}, tlsConfig(base, caFile))
 			return conn, conn.HandshakeContext(ctx)
 		},
 	}}
@@ -122,7 +128,7 @@ func wrapped(base, caFile string) {
 	fmt.Print(string(body))
 }
 
-func server(port, cert, key string) {
+func server(addr, cert, key string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from go\n")
@@ -136,7 +142,7 @@ func server(port, cert, key string) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such thing", http.StatusNotFound)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fail(err.Error())
 	}
