@@ -73,9 +73,15 @@ fn text(f: &Value, part: &str) -> String {
 fn go_crypto_tls_clients_and_servers_give_plaintext_flows_from_both_sides() {
     let run = capture_harness("gotls.py", &[]);
     let said = &run.said;
+    let grpc: Vec<&Value> = run
+        .flows
+        .iter()
+        .filter(|f| f["dst"]["port"] == said["ports"]["grpc"])
+        .collect();
+    // Twenty-one HTTP exchange flows, and the gRPC calls' (checked below).
     assert_eq!(
         run.flows.len(),
-        21,
+        21 + grpc.len(),
         "{:#?}",
         run.flows.iter().map(key).collect::<Vec<_>>()
     );
@@ -133,6 +139,40 @@ fn go_crypto_tls_clients_and_servers_give_plaintext_flows_from_both_sides() {
             text(hello, "response") + &text(missing, "response"),
             said[said_as].as_str().unwrap_or_default()
         );
+    }
+
+    // gRPC over TLS from a Go client (grpc-go on crypto/tls) to grpcio: the
+    // client's side, from the Go probes, with the calls' status and messages.
+    // grpcio's side is another library's matter (its TLS runs on memory BIOs);
+    // whatever of it is seen must be the same calls.
+    assert_eq!(said["grpc"]["say"], "hello world");
+    assert_eq!(said["grpc"]["get_status"], "NotFound");
+    for observer in ["client", "server"] {
+        let side: Vec<&&Value> = grpc.iter().filter(|f| f["observer"] == observer).collect();
+        if observer == "server" && side.is_empty() {
+            continue;
+        }
+        assert_eq!(side.len(), 2, "{observer}: {grpc:#?}");
+        let call = |method: &str| {
+            side.iter()
+                .find(|f| f["grpc"]["method"] == method)
+                .unwrap_or_else(|| panic!("{observer} {method}: {grpc:#?}"))
+        };
+        let (say, get) = (call("Say"), call("Get"));
+        if observer == "client" {
+            assert_eq!(say["process"]["comm"], "gogrpc");
+            assert_eq!(say["tls"]["library"], "go");
+        }
+        assert_eq!(say["request"]["version"], "HTTP/2");
+        assert_eq!(say["grpc"]["service"], "demo.Echo");
+        assert_eq!(say["grpc"]["status"], 0, "{say}");
+        // "world" and "hello world", base64.
+        assert_eq!(say["grpc"]["request"]["messages"][0], "d29ybGQ=", "{say}");
+        assert_eq!(
+            say["grpc"]["response"]["messages"][0], "aGVsbG8gd29ybGQ=",
+            "{say}"
+        );
+        assert_eq!(get["grpc"]["status"], 5, "{get}");
     }
 
     // The wrapped conn: nginx saw it; the Go side is named once and made nothing.

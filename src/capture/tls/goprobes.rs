@@ -3,6 +3,8 @@
 //! under the index the uprobes carry as their cookie.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
 use libbpf_rs::{Link, MapCore, MapFlags, ProgramMut, UprobeOpts};
@@ -26,8 +28,12 @@ pub(super) struct GoBinaries {
 impl TlsProbes<'_> {
     /// Looks at the executable a traced process runs for Go's crypto/tls.
     pub(super) fn scan_go(&mut self, pid: u32) {
-        let exe = format!("/proc/{pid}/exe");
-        let Ok(meta) = std::fs::metadata(&exe) else {
+        // Held open while attaching, and attached through /proc/self/fd: a
+        // process that exits meanwhile takes its /proc/PID/exe with it.
+        let Ok(mut file) = std::fs::File::open(format!("/proc/{pid}/exe")) else {
+            return;
+        };
+        let Ok(meta) = file.metadata() else {
             return;
         };
         let key = (meta.dev(), meta.ino());
@@ -38,9 +44,13 @@ impl TlsProbes<'_> {
             self.report(pid, &why);
             return;
         }
-        let found = std::fs::read(&exe)
+        let mut data = Vec::new();
+        let found = file
+            .read_to_end(&mut data)
             .map_err(|e| GoTlsError::Unreadable(format!("its executable cannot be read ({e})")))
-            .and_then(|data| go::inspect(&data));
+            .and_then(|_| go::inspect(&data));
+        drop(data);
+        let exe = format!("/proc/self/fd/{}", file.as_raw_fd());
         let attached = match found {
             Err(GoTlsError::NotGoTls) => {
                 self.go.other.insert(key);
