@@ -74,6 +74,54 @@ pub enum GoTlsError {
     UnknownTypeHash(String),
 }
 
+/// Whether an ELF file has Go's `.go.buildinfo` section, from its section
+/// headers alone: the cheap look at every executable a traced process runs
+/// before any is read whole.
+pub fn is_go_elf<R: std::io::Read + std::io::Seek>(r: &mut R) -> bool {
+    use std::io::SeekFrom;
+    /// Bounds on what is read: far past any real section table.
+    const MAX_TABLE: u64 = 256 * 1024;
+    let mut at = |off: u64, len: u64| -> Option<Vec<u8>> {
+        if len > MAX_TABLE {
+            return None;
+        }
+        r.seek(SeekFrom::Start(off)).ok()?;
+        let mut buf = vec![0; usize::try_from(len).ok()?];
+        r.read_exact(&mut buf).ok()?;
+        Some(buf)
+    };
+    let mut look = || -> Option<bool> {
+        let header = at(0, 64)?;
+        // 64-bit little-endian ELF only (what the probes read).
+        if header.get(..6)? != b"\x7fELF\x02\x01" {
+            return Some(false);
+        }
+        let u16_at =
+            |b: &[u8], i: usize| Some(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?));
+        let u64_at =
+            |b: &[u8], i: usize| Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?));
+        let shoff = u64_at(&header, 0x28)?;
+        let shentsize = u64::from(u16_at(&header, 0x3a)?);
+        let shnum = u64::from(u16_at(&header, 0x3c)?);
+        let shstrndx = u64::from(u16_at(&header, 0x3e)?);
+        if shentsize < 64 || shstrndx >= shnum {
+            return Some(false);
+        }
+        let table = at(shoff, shentsize.checked_mul(shnum)?)?;
+        let entry = |i: u64| table.get(usize::try_from(i * shentsize).ok()?..);
+        let names_header = entry(shstrndx)?;
+        let names = at(u64_at(names_header, 0x18)?, u64_at(names_header, 0x20)?)?;
+        Some((0..shnum).any(|i| {
+            entry(i)
+                .and_then(|e| e.get(..4)?.try_into().ok())
+                .map(u32::from_le_bytes)
+                .and_then(|n| names.get(usize::try_from(n).ok()?..))
+                .is_some_and(|name| name.starts_with(b".go.buildinfo\0"))
+        }))
+    };
+    look().unwrap_or(false)
+}
+
 /// Looks for crypto/tls in a Go executable's bytes.
 pub fn inspect(data: &[u8]) -> Result<GoTls, GoTlsError> {
     let file = object::File::parse(data).map_err(|_| GoTlsError::NotGoTls)?;
@@ -343,7 +391,9 @@ mod tests {
     #[test]
     fn a_go_binary_is_read_from_dwarf_and_stripped_from_pclntab_alike() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let full = inspect(&build_gotls(dir.path(), "full", "")).expect("hookable");
+        let bytes = build_gotls(dir.path(), "full", "");
+        assert!(is_go_elf(&mut std::io::Cursor::new(&bytes)));
+        let full = inspect(&bytes).expect("hookable");
         assert!(full.from_dwarf, "offsets from DWARF: {full:?}");
         assert_eq!(
             (
@@ -376,5 +426,11 @@ mod tests {
     #[test]
     fn garbage_is_not_go() {
         assert_eq!(inspect(b"not an elf"), Err(GoTlsError::NotGoTls));
+        let curl = std::fs::read("/usr/bin/curl").expect("curl is installed");
+        assert!(!is_go_elf(&mut std::io::Cursor::new(&curl)), "curl is C");
+        for len in [0, 5, 64, 200, 4096] {
+            let cut = &curl[..len.min(curl.len())];
+            assert!(!is_go_elf(&mut std::io::Cursor::new(cut)), "cut at {len}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! under the index the uprobes carry as their cookie.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 
@@ -42,6 +42,13 @@ impl TlsProbes<'_> {
         }
         if let Some(why) = self.go.refused.get(&key).cloned() {
             self.report(pid, &why);
+            return;
+        }
+        if !go::is_go_elf(&mut file) {
+            self.go.other.insert(key);
+            return;
+        }
+        if file.seek(std::io::SeekFrom::Start(0)).is_err() {
             return;
         }
         let mut data = Vec::new();

@@ -217,7 +217,6 @@ impl<'obj> TlsProbes<'obj> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
             return;
         };
-        self.scan_go(pid);
         let libs = openssl_libraries(&text);
         if libs.is_empty() && is_node(pid) {
             self.report(
@@ -232,6 +231,7 @@ impl<'obj> TlsProbes<'obj> {
                 self.report(pid, &format!("{}: {why}", lib.path));
             }
         }
+        self.scan_go(pid);
     }
 
     /// One stderr line per process whose TLS flowtap cannot see.
