@@ -56,6 +56,9 @@ enum ft_syscall {
 	 * apart from the syscalls, which may grow. */
 	FT_SYS_SSL_READ = 32,
 	FT_SYS_SSL_WRITE = 33,
+	/* The same from Go's crypto/tls: (*Conn).Read returned, (*Conn).Write was called. */
+	FT_SYS_GOTLS_READ = 34,
+	FT_SYS_GOTLS_WRITE = 35,
 };
 
 struct ft_header {

@@ -214,6 +214,37 @@ static long emit_piece(__u32 i, void *unused)
 	return 0;
 }
 
+/* Plaintext a TLS call moved, as data records at the connection's plaintext
+ * positions (shared by every library: the stream is the socket's). */
+static __always_inline int emit_plaintext(__u64 id, __s32 fd, __u32 op, __u64 buf, __u64 n)
+{
+	struct fd_key fk = {.tgid = id >> 32, .fd = fd};
+	__u64 *pos = bpf_map_lookup_elem(&plain_pos, &fk);
+	if (!pos) {
+		__u64 zeros[2] = {};
+		bpf_map_update_elem(&plain_pos, &fk, zeros, BPF_NOEXIST);
+		pos = bpf_map_lookup_elem(&plain_pos, &fk);
+		if (!pos)
+			return 0;
+	}
+	__u32 dir = op == FT_SYS_SSL_WRITE || op == FT_SYS_GOTLS_WRITE ? 0 : 1;
+	__u32 zero = 0;
+	struct emit_state *s = bpf_map_lookup_elem(&tls_walks, &zero);
+	if (!s)
+		return 0;
+	s->ptr = buf;
+	s->left = n;
+	s->capture_left = max_payload;
+	s->pos = __sync_fetch_and_add(&pos[dir & 1], n);
+	s->fd = fd;
+	s->op = op;
+	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
+	/* What was not copied (past the cap) still counts. */
+	if (s->left)
+		emit(s, s->left, 0);
+	return 0;
+}
+
 static __always_inline int ssl_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -255,31 +286,7 @@ static __always_inline int ssl_exit(long ret)
 		c.fd = *cached;
 	}
 
-	struct fd_key fk = {.tgid = id >> 32, .fd = c.fd};
-	__u64 *pos = bpf_map_lookup_elem(&plain_pos, &fk);
-	if (!pos) {
-		__u64 zeros[2] = {};
-		bpf_map_update_elem(&plain_pos, &fk, zeros, BPF_NOEXIST);
-		pos = bpf_map_lookup_elem(&plain_pos, &fk);
-		if (!pos)
-			return 0;
-	}
-	__u32 dir = c.op == FT_SYS_SSL_WRITE ? 0 : 1;
-	__u32 zero = 0;
-	struct emit_state *s = bpf_map_lookup_elem(&tls_walks, &zero);
-	if (!s)
-		return 0;
-	s->ptr = c.buf;
-	s->left = n;
-	s->capture_left = max_payload;
-	s->pos = __sync_fetch_and_add(&pos[dir & 1], n);
-	s->fd = c.fd;
-	s->op = c.op;
-	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
-	/* What was not copied (past the cap) still counts. */
-	if (s->left)
-		emit(s, s->left, 0);
-	return 0;
+	return emit_plaintext(id, c.fd, c.op, c.buf, n);
 }
 
 /* int SSL_read(SSL *ssl, void *buf, int num) */
@@ -421,4 +428,171 @@ int BPF_PROG(tls_on_exit, struct task_struct *task)
 	__u64 id = ((__u64)task->tgid << 32) | (__u32)task->pid;
 	bpf_map_delete_elem(&ssl_calls, &id);
 	return 0;
+}
+
+/* ---- Go crypto/tls ------------------------------------------------------------ */
+
+/*
+ * Go's (*Conn).Write is probed at entry and (*Conn).Read at entry and at each of
+ * its RET instructions (userspace finds them by disassembly): uretprobes rewrite
+ * the return address on a stack Go may move, which crashes the program. Go's
+ * register ABI puts the receiver and the slice in the first argument registers,
+ * the results of Read in the first result registers at RET, and the goroutine (g)
+ * in a fixed register, which pairs a Read's entry with its return whichever
+ * thread the goroutine runs on by then.
+ */
+#if defined(__TARGET_ARCH_x86)
+#define GO_ARG1(x) ((x)->ax)
+#define GO_ARG2(x) ((x)->bx)
+#define GO_ARG3(x) ((x)->cx)
+#define GO_G(x) ((x)->r14)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_ARG1(x) ((x)->regs[0])
+#define GO_ARG2(x) ((x)->regs[1])
+#define GO_ARG3(x) ((x)->regs[2])
+#define GO_G(x) ((x)->regs[28])
+#endif
+
+/*
+ * Where the socket's fd lies in one Go binary (from its DWARF or a per-version
+ * table), indexed by the uprobe's cookie: tls.Conn.conn is a net.Conn interface
+ * (itab, data); the data of a *net.TCPConn points at a net.conn whose fd is a
+ * *netFD, whose poll.FD holds Sysfd. The itab's type hash is checked against the
+ * *net.TCPConn one first, so a wrapped conn is never read as a TCPConn.
+ */
+struct go_layout {
+	__u32 conn_off;    /* tls.Conn.conn */
+	__u32 itab_hash;   /* the *net.TCPConn type's hash, as its itab holds it */
+	__u32 fd_off;      /* net.conn.fd (net.TCPConn embeds net.conn) */
+	__u32 sysfd_off;   /* netFD.pfd + poll.FD.Sysfd */
+};
+
+#define GO_ITAB_HASH_OFF 16 /* itab: inter, _type, hash */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct go_layout);
+} go_layouts SEC(".maps");
+
+/* Per traced process, Go TLS calls on a conn that is not a *net.TCPConn: userspace
+ * names each such process once as not hooked (by the comm kept here, as the
+ * process may be gone by then) and deletes its entry. */
+struct go_wrapped_calls {
+	__u64 calls;
+	char comm[FT_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct go_wrapped_calls);
+} go_wrapped SEC(".maps");
+
+struct go_read_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 g;
+};
+
+struct go_read {
+	__u64 buf;
+	__s32 fd;
+	__u32 _pad;
+};
+
+/* Reads in progress, by goroutine. LRU: a goroutine that never returns (panics
+ * out of Read, exits) leaves an entry that ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_read_key);
+	__type(value, struct go_read);
+} go_reads SEC(".maps");
+
+/* The fd under a *tls.Conn, or -1 (unreadable, or not over a *net.TCPConn). */
+static __always_inline __s32 go_conn_fd(void *ctx, __u64 tls_conn)
+{
+	__u32 idx = bpf_get_attach_cookie(ctx);
+	struct go_layout *l = bpf_map_lookup_elem(&go_layouts, &idx);
+	if (!l)
+		return -1;
+	__u64 iface[2];
+	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(tls_conn + l->conn_off)))
+		return -1;
+	__u32 hash;
+	if (bpf_probe_read_user(&hash, sizeof(hash), (void *)(iface[0] + GO_ITAB_HASH_OFF)))
+		return -1;
+	if (hash != l->itab_hash) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct go_wrapped_calls *w = bpf_map_lookup_elem(&go_wrapped, &tgid);
+		if (w) {
+			__sync_fetch_and_add(&w->calls, 1);
+		} else {
+			struct go_wrapped_calls first = {.calls = 1};
+			bpf_get_current_comm(first.comm, sizeof(first.comm));
+			bpf_map_update_elem(&go_wrapped, &tgid, &first, BPF_NOEXIST);
+		}
+		return -1;
+	}
+	__u64 netfd;
+	if (bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(iface[1] + l->fd_off)))
+		return -1;
+	__s64 sysfd;
+	if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (void *)(netfd + l->sysfd_off)))
+		return -1;
+	if (sysfd < 0 || sysfd > 0x7fffffff)
+		return -1;
+	return (__s32)sysfd;
+}
+
+/* func (c *Conn) Write(b []byte) (int, error): the bytes are all there at entry. */
+SEC("uprobe")
+int gotls_write_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	__u64 n = GO_ARG3(ctx);
+	if (!n)
+		return 0;
+	__s32 fd = go_conn_fd(ctx, GO_ARG1(ctx));
+	if (fd < 0)
+		return 0;
+	return emit_plaintext(id, fd, FT_SYS_GOTLS_WRITE, GO_ARG2(ctx), n);
+}
+
+/* func (c *Conn) Read(b []byte) (int, error) */
+SEC("uprobe")
+int gotls_read_enter(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	__s32 fd = go_conn_fd(ctx, GO_ARG1(ctx));
+	if (fd < 0)
+		return 0;
+	struct go_read_key k = {.tgid = id >> 32, .g = GO_G(ctx)};
+	struct go_read r = {.buf = GO_ARG2(ctx), .fd = fd};
+	bpf_map_update_elem(&go_reads, &k, &r, BPF_ANY);
+	return 0;
+}
+
+/* At a RET of (*Conn).Read: n is the first result. */
+SEC("uprobe")
+int gotls_read_ret(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_read_key k = {.tgid = id >> 32, .g = GO_G(ctx)};
+	struct go_read *rp = bpf_map_lookup_elem(&go_reads, &k);
+	if (!rp)
+		return 0;
+	struct go_read r = *rp;
+	bpf_map_delete_elem(&go_reads, &k);
+	__s64 n = (__s64)GO_ARG1(ctx);
+	if (n <= 0)
+		return 0;
+	return emit_plaintext(id, r.fd, FT_SYS_GOTLS_READ, r.buf, n);
 }

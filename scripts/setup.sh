@@ -50,6 +50,9 @@ NEEDS=(
   # TLS tests (issue 12): certificates made at test time, libssl the probes attach to.
   "openssl openssl"
   "/usr/lib/x86_64-linux-gnu/libssl.so.3 libssl3"
+  # Go crypto/tls tests: caddy is Debian's, a stripped Go binary.
+  "caddy caddy"
+  "/usr/share/gocode/src/google.golang.org/grpc/server.go golang-google-grpc-dev"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

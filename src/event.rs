@@ -210,6 +210,10 @@ pub enum Syscall {
     SslRead,
     /// Plaintext handed to OpenSSL's `SSL_write`/`SSL_write_ex`.
     SslWrite,
+    /// Plaintext Go's `crypto/tls.(*Conn).Read` returned (positions as for `SslRead`).
+    GoTlsRead,
+    /// Plaintext handed to Go's `crypto/tls.(*Conn).Write`.
+    GoTlsWrite,
 }
 
 /// The TLS library whose calls gave plaintext.
@@ -217,6 +221,8 @@ pub enum Syscall {
 #[serde(rename_all = "lowercase")]
 pub enum TlsLibrary {
     Openssl,
+    /// Go's own crypto/tls.
+    Go,
 }
 
 impl Syscall {
@@ -229,14 +235,16 @@ impl Syscall {
             | Syscall::Sendfile
             | Syscall::SpliceTo
             | Syscall::Sendmmsg
-            | Syscall::SslWrite => Direction::Send,
+            | Syscall::SslWrite
+            | Syscall::GoTlsWrite => Direction::Send,
             Syscall::Read
             | Syscall::Readv
             | Syscall::Recvfrom
             | Syscall::Recvmsg
             | Syscall::SpliceFrom
             | Syscall::Recvmmsg
-            | Syscall::SslRead => Direction::Recv,
+            | Syscall::SslRead
+            | Syscall::GoTlsRead => Direction::Recv,
         }
     }
 
@@ -245,6 +253,7 @@ impl Syscall {
     pub fn tls_library(self) -> Option<TlsLibrary> {
         match self {
             Syscall::SslRead | Syscall::SslWrite => Some(TlsLibrary::Openssl),
+            Syscall::GoTlsRead | Syscall::GoTlsWrite => Some(TlsLibrary::Go),
             _ => None,
         }
     }
@@ -267,6 +276,8 @@ impl fmt::Display for Syscall {
             Syscall::Recvmmsg => "recvmmsg",
             Syscall::SslRead => "ssl_read",
             Syscall::SslWrite => "ssl_write",
+            Syscall::GoTlsRead => "go_tls_read",
+            Syscall::GoTlsWrite => "go_tls_write",
         };
         f.write_str(name)
     }

@@ -23,6 +23,8 @@ use crate::selection::CgroupFilter;
 /// interval: it bounds how late a lone event arrives.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const LOSS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long [`Capture::look_for_tls`] waits for the capture thread at most.
+const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 
 /// The kernel's live filter maps: which cgroups and processes are traced.
 pub struct Filters {
@@ -81,6 +83,9 @@ pub struct CaptureStats {
 pub struct Capture {
     filters: Arc<Filters>,
     stop: Arc<AtomicBool>,
+    /// Asks the thread to look at traced processes for TLS now; it answers on
+    /// the sender it is given.
+    tls_scans: mpsc::Sender<mpsc::Sender<()>>,
     thread: Option<JoinHandle<Result<CaptureStats, CaptureError>>>,
 }
 
@@ -99,17 +104,19 @@ impl Capture {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
+        let (tls_scans, scan_rx) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("flowtap-ringbuf".into())
             .spawn({
                 let stop = stop.clone();
-                move || run(config, events, stop, ready_tx)
+                move || run(config, events, stop, ready_tx, scan_rx)
             })
             .map_err(|_| CaptureError::ThreadLost)?;
         match ready_rx.recv() {
             Ok(filters) => Ok(Capture {
                 filters: Arc::new(filters),
                 stop,
+                tls_scans,
                 thread: Some(thread),
             }),
             // The thread ended before it was ready: its result says why.
@@ -123,6 +130,18 @@ impl Capture {
     /// The live filter maps; shareable with a thread that follows containers.
     pub fn filters(&self) -> Arc<Filters> {
         self.filters.clone()
+    }
+
+    /// Has the capture thread look at the traced processes for TLS to hook, and
+    /// waits (a bounded time) until it did: after the filters gained the
+    /// containers seen at start, so that their running servers are hooked
+    /// before flowtap says it is ready. Go executables, unlike the host's
+    /// libssl, are only found this way.
+    pub fn look_for_tls(&self) {
+        let (done_tx, done_rx) = mpsc::channel();
+        if self.tls_scans.send(done_tx).is_ok() {
+            let _ = done_rx.recv_timeout(TLS_SCAN_WAIT);
+        }
     }
 
     /// Asks the capture thread to drain the ring buffer, send a final
@@ -154,6 +173,7 @@ fn run(
     events: SyncSender<Event>,
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<Filters>,
+    tls_scans: mpsc::Receiver<mpsc::Sender<()>>,
 ) -> Result<CaptureStats, CaptureError> {
     // This thread attaches, so it is the one that needs tracefs; a mount it
     // makes is its own, gone with it.
@@ -266,6 +286,12 @@ fn run(
                 tls.exec(pid);
             }
             tls.tick();
+        }
+        while let Ok(done) = tls_scans.try_recv() {
+            if let Some(tls) = &mut tls {
+                tls.rescan();
+            }
+            let _ = done.send(());
         }
         if last_loss_check.elapsed() >= LOSS_INTERVAL {
             last_loss_check = Instant::now();

@@ -14,6 +14,7 @@ mod docker;
 mod dockerd_restart;
 mod fixtures;
 mod flows;
+mod gotls;
 mod har;
 mod host;
 mod http2;

@@ -12,26 +12,32 @@ use serde_json::Value;
 use crate::support::replay;
 use crate::support::{privileged, repo_root, wait_with_timeout, LiveCapture};
 
-struct TlsRun {
-    said: Value,
-    flows: Vec<Value>,
-    trace: String,
-    stderr: String,
+pub(crate) struct TlsRun {
+    pub(crate) said: Value,
+    pub(crate) flows: Vec<Value>,
+    pub(crate) trace: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs tests/programs/tls.py under capture (and checks replay on the way).
 fn capture_tls(flags: &[&str]) -> TlsRun {
+    capture_harness("tls.py", flags)
+}
+
+/// Runs a TLS harness from tests/programs/ under capture of its process tree; its
+/// output line is `said`. Replay of the trace must give the live flows.
+pub(crate) fn capture_harness(script: &str, flags: &[&str]) -> TlsRun {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = dir.path().join("flows.jsonl");
     let trace = dir.path().join("t.jsonl");
     let mut child = Command::new("python3")
-        .arg(repo_root().join("tests/programs/tls.py"))
+        .arg(repo_root().join("tests/programs").join(script))
         .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("spawn python3 tls.py");
+        .unwrap_or_else(|e| panic!("spawn python3 {script}: {e}"));
     let mut stdin = child.stdin.take().expect("piped stdin");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut line = String::new();
@@ -74,7 +80,7 @@ fn capture_tls(flags: &[&str]) -> TlsRun {
 }
 
 /// (observer, comm, method, target, status) of a flow.
-fn key(f: &Value) -> (String, String, String, String, u64) {
+pub(crate) fn key(f: &Value) -> (String, String, String, String, u64) {
     (
         f["observer"].as_str().unwrap_or_default().to_string(),
         f["process"]["comm"]
@@ -311,7 +317,7 @@ fn https_to_an_nginx_started_under_capture_gives_plaintext_flows_from_both_sides
 }
 
 /// A CA and a server certificate for `names`, made with the openssl CLI in `dir`.
-fn make_certs(dir: &std::path::Path, names: &str) {
+pub(crate) fn make_certs(dir: &std::path::Path, names: &str) {
     let d = dir.to_str().expect("utf-8");
     let run = |args: &[&str]| {
         let out = Command::new("openssl")

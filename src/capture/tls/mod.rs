@@ -2,6 +2,8 @@
 //! filter maps (shared by fd), and attaches its uprobes once per OpenSSL libssl
 //! file (device, inode) that a traced process maps, rescanning as processes come.
 
+mod go;
+mod goprobes;
 mod maps;
 mod skel;
 
@@ -52,6 +54,7 @@ pub struct TlsProbes<'obj> {
     after_exec: Vec<(u32, Instant)>,
     /// Processes whose TLS could not be hooked (each reported once on stderr).
     pub unhookable: u64,
+    go: goprobes::GoBinaries,
 }
 
 impl<'obj> TlsProbes<'obj> {
@@ -106,6 +109,7 @@ impl<'obj> TlsProbes<'obj> {
             rounds: 0,
             after_exec: Vec::new(),
             unhookable: 0,
+            go: goprobes::GoBinaries::default(),
         };
         for dir in HOST_LIBRARY_DIRS {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -149,6 +153,7 @@ impl<'obj> TlsProbes<'obj> {
         for pid in due {
             self.scan_process(pid);
         }
+        self.report_wrapped_go_conns();
     }
 
     /// Looks at traced processes for libssl files not attached yet.
@@ -226,19 +231,22 @@ impl<'obj> TlsProbes<'obj> {
                 self.report(pid, &format!("{}: {why}", lib.path));
             }
         }
+        self.scan_go(pid);
     }
 
     /// One stderr line per process whose TLS flowtap cannot see.
     fn report(&mut self, pid: u32, why: &str) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        self.report_as(pid, comm.trim(), why);
+    }
+
+    /// [`report`](Self::report) with the process's comm already known.
+    fn report_as(&mut self, pid: u32, comm: &str, why: &str) {
         if !self.reported_pids.insert(pid) {
             return;
         }
         self.unhookable += 1;
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        eprintln!(
-            "flowtap: TLS of process {pid} ({}) cannot be captured: {why}",
-            comm.trim()
-        );
+        eprintln!("flowtap: TLS of process {pid} ({comm}) cannot be captured: {why}");
     }
 
     /// Attaches the entry and return probes to one libssl, once per file.

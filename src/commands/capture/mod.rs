@@ -77,6 +77,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         traces_containers.then(|| capture.filters()),
         container_events,
     )?;
+    // The containers seen at start are in the filters now: hook their TLS first.
+    capture.look_for_tls();
     eprintln!(
         "flowtap: ready, capturing{}",
         args.duration
