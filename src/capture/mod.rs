@@ -4,6 +4,7 @@
 
 mod decode;
 mod features;
+mod libbpf_log;
 mod loader;
 mod poller;
 mod skel;
@@ -12,5 +13,6 @@ mod tracefs;
 
 pub use decode::{decode, DecodeError};
 pub use features::{Feature, MIN_KERNEL};
+pub use libbpf_log::set_verbose;
 pub use loader::{CaptureConfig, CaptureError, Scope, MAX_PAYLOAD};
 pub use poller::{Capture, CaptureStats, Filters};

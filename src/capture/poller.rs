@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode, features, tls, tracefs};
+use super::{decode, features, libbpf_log, tls, tracefs};
 use crate::clock;
 use crate::event::Event;
 use crate::selection::CgroupFilter;
@@ -70,6 +70,8 @@ pub struct CaptureStats {
     pub io_urings: u64,
     /// Traced processes whose TLS could not be hooked (each named on stderr).
     pub tls_unhookable: u64,
+    /// SSL calls whose socket the kernel could not tell: their plaintext is lost.
+    pub tls_unmapped: u64,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -87,6 +89,7 @@ impl Capture {
         events: SyncSender<Event>,
     ) -> Result<Capture, CaptureError> {
         config.validate()?;
+        libbpf_log::route();
         loader::check_privileges(!tracefs::is_mounted())?;
         let pretend = std::env::var("FLOWTAP_PRETEND_MISSING").unwrap_or_default();
         if let Some(why) = features::missing_message(&features::probe(&pretend)) {
@@ -274,6 +277,7 @@ fn run(
     });
     (stats.events, stats.decode_errors) = decoded.get();
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
+    stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
     Ok(stats)
 }
 
@@ -288,7 +292,8 @@ fn note_io_urings(stats: &mut CaptureStats, now: u64) {
     stats.io_urings = now;
 }
 
-/// A per-CPU kernel counter (drops, io_uring setups), summed over CPUs.
+/// A per-CPU kernel counter (drops, io_uring setups, unmapped SSL calls), summed
+/// over CPUs.
 fn dropped(drops: &dyn MapCore) -> u64 {
     let Ok(Some(per_cpu)) = drops.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) else {
         return 0;
