@@ -674,3 +674,54 @@ fn libbpf_messages_are_shown_only_with_verbose() {
         }
     }
 }
+
+/// gRPC over TLS with python3-grpcio: grpcio hands OpenSSL memory BIOs, so its
+/// SSL calls make no syscall to tie them to a socket. flowtap writes no flow
+/// from them or from the ciphertext, and the summary counts the calls it could
+/// not place.
+#[test]
+#[ignore = "needs root (BPF, uprobes) and python3-grpcio, openssl; run via scripts/test.sh"]
+fn grpc_over_tls_from_grpcio_is_counted_as_tls_calls_with_no_socket_not_garbage() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows.jsonl");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(repo_root().join("tests/programs/grpc_tls.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn grpc_tls.py");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read harness");
+    assert_eq!(line.trim(), "waiting", "harness did not start");
+    let pid = child.id().to_string();
+    let live = LiveCapture::start(&[
+        "capture",
+        "--pid",
+        &pid,
+        "-o",
+        flows.to_str().expect("utf-8"),
+    ]);
+    stdin.write_all(b"go\n").expect("signal harness");
+    line.clear();
+    stdout.read_line(&mut line).expect("read harness result");
+    let status = wait_with_timeout(&mut child, Duration::from_secs(120));
+    assert!(status.success(), "harness failed: {status}");
+    let said: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("harness said {line:?}: {e}"));
+    assert_eq!(said["say"], "hello world");
+    assert_eq!(said["count"], serde_json::json!(["0801", "0802", "0803"]));
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&flows).expect("flows"), "");
+    let summary = stderr.lines().last().unwrap_or_default();
+    let unmapped: u64 = summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" TLS calls with no socket"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no TLS call count in {summary:?}"));
+    // At least the two requests and their responses, each side.
+    assert!(unmapped >= 8, "{summary}");
+}
