@@ -308,6 +308,17 @@ fn http2_over_tls_from_curl_to_nginx_gives_h2_flows_from_both_sides() {
 #[test]
 #[ignore = "needs root (BPF, uprobes) and nginx, cc, libssl-dev, openssl; run via scripts/test.sh"]
 fn a_client_with_openssl_linked_statically_gives_plaintext_flows() {
+    static_client(&[]);
+}
+
+/// The same client started under capture: found as it execs.
+#[test]
+#[ignore = "needs root (BPF, uprobes) and nginx, cc, libssl-dev, openssl; run via scripts/test.sh"]
+fn a_client_with_openssl_linked_statically_started_under_capture_gives_plaintext_flows() {
+    static_client(&["--late"]);
+}
+
+fn static_client(flags: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let client = dir.path().join("ftstatic");
     let out = Command::new("cc")
@@ -322,7 +333,9 @@ fn a_client_with_openssl_linked_statically_gives_plaintext_flows() {
         "cc -static: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = capture_tls(&["--static", client.to_str().expect("utf-8")]);
+    let mut args = vec!["--static", client.to_str().expect("utf-8")];
+    args.extend(flags);
+    let run = capture_tls(&args);
     assert_eq!(run.said["static"], "hello over tls\nno such thing\n");
     assert!(!run.stderr.contains("cannot be captured"), "{}", run.stderr);
     let mut seen: Vec<_> = run.flows.iter().map(key).collect();
