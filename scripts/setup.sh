@@ -50,6 +50,9 @@ NEEDS=(
   # TLS tests (issue 12): certificates made at test time, libssl the probes attach to.
   "openssl openssl"
   "/usr/lib/x86_64-linux-gnu/libssl.so.3 libssl3"
+  # A client linked statically against libssl.a, built at test time.
+  "cc gcc"
+  "/usr/lib/x86_64-linux-gnu/libssl.a libssl-dev"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE
