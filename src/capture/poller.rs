@@ -256,6 +256,7 @@ fn run(
             note_io_urings(&mut stats, dropped(&maps.io_urings));
             if let Some(tls) = &mut tls {
                 tls.rescan();
+                tls.report_unmapped();
             }
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
@@ -276,6 +277,9 @@ fn run(
         lost: stats.lost,
     });
     (stats.events, stats.decode_errors) = decoded.get();
+    if let Some(tls) = &mut tls {
+        tls.report_unmapped();
+    }
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
     Ok(stats)

@@ -691,10 +691,10 @@ fn libbpf_messages_are_shown_only_with_verbose() {
 /// gRPC over TLS with python3-grpcio: grpcio hands OpenSSL memory BIOs, so its
 /// SSL calls make no syscall to tie them to a socket. flowtap writes no flow
 /// from them or from the ciphertext, and the summary counts the calls it could
-/// not place.
+/// not place, and names the process on one line.
 #[test]
 #[ignore = "needs root (BPF, uprobes) and python3-grpcio, openssl; run via scripts/test.sh"]
-fn grpc_over_tls_from_grpcio_is_counted_as_tls_calls_with_no_socket_not_garbage() {
+fn grpc_over_tls_from_grpcio_is_named_and_counted_not_garbage() {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = dir.path().join("flows.jsonl");
@@ -737,4 +737,20 @@ fn grpc_over_tls_from_grpcio_is_counted_as_tls_calls_with_no_socket_not_garbage(
         .unwrap_or_else(|| panic!("no TLS call count in {summary:?}"));
     // At least the two requests and their responses, each side.
     assert!(unmapped >= 8, "{summary}");
+    // The process is named once, with why.
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("cannot be captured"))
+        .collect();
+    assert_eq!(named.len(), 1, "{stderr}");
+    assert!(
+        // Named by its thread's comm when it is gone by the time flowtap looks.
+        named[0].contains(&format!("process {pid} (")) && named[0].contains("memory BIOs"),
+        "{}",
+        named[0]
+    );
+    assert!(
+        summary.contains(", 1 processes with TLS not hooked"),
+        "{summary}"
+    );
 }

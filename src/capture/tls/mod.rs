@@ -41,6 +41,10 @@ const AFTER_EXEC: Duration = Duration::from_millis(100);
 /// late, as Python does on `import ssl`); new pids at every one.
 const FULL_RESCAN_EVERY: u64 = 5;
 
+/// SSL calls of one process that found no socket before it is named on stderr
+/// (a lone one can be a call the `SSL*` cache had not met yet).
+const UNMAPPED_TO_REPORT: u64 = 4;
+
 /// Executables remembered with what they link in (so that each is read once);
 /// past this many the memory starts afresh.
 const EXECUTABLES_MAX: usize = 16 * 1024;
@@ -167,6 +171,48 @@ impl<'obj> TlsProbes<'obj> {
         }
     }
 
+    /// Names, once each, the processes whose SSL calls keep finding no socket.
+    pub fn report_unmapped(&mut self) {
+        let map = &self.skel.maps.unmapped_tgids;
+        let mut found = Vec::new();
+        for key in map.keys() {
+            let Some(pid) = key.get(..4).and_then(|b| b.try_into().ok()) else {
+                continue;
+            };
+            // struct unmapped_process: the call count, then the comm.
+            let Ok(Some(value)) = map.lookup(&key, MapFlags::ANY) else {
+                continue;
+            };
+            let calls = value
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_ne_bytes);
+            if calls >= UNMAPPED_TO_REPORT {
+                let comm = value.get(8..24).unwrap_or_default();
+                let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+                let comm = String::from_utf8_lossy(&comm[..end]).into_owned();
+                found.push((u32::from_ne_bytes(pid), comm, key));
+            }
+        }
+        for (pid, thread_comm, key) in found {
+            // The process's name while it lives; else its thread's, as the kernel kept it.
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim().to_string())
+                .ok()
+                .filter(|c| !c.is_empty())
+                .unwrap_or(thread_comm);
+            // Forgotten once named: a live process is not named twice (it is in
+            // `reported_pids`), and a gone one's pid may be reused.
+            let _ = self.skel.maps.unmapped_tgids.delete(&key);
+            self.report_as(
+                pid,
+                &comm,
+                "its SSL calls make no socket I/O of their own (OpenSSL driven through \
+                 memory BIOs, as grpcio does), so their plaintext cannot be tied to a socket",
+            );
+        }
+    }
+
     /// Looks at traced processes for libssl files not attached yet.
     pub fn rescan(&mut self) {
         self.rounds += 1;
@@ -248,15 +294,16 @@ impl<'obj> TlsProbes<'obj> {
 
     /// One stderr line per process whose TLS flowtap cannot see.
     fn report(&mut self, pid: u32, why: &str) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        self.report_as(pid, comm.trim(), why);
+    }
+
+    fn report_as(&mut self, pid: u32, comm: &str, why: &str) {
         if !self.reported_pids.insert(pid) {
             return;
         }
         self.unhookable += 1;
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        eprintln!(
-            "flowtap: TLS of process {pid} ({}) cannot be captured: {why}",
-            comm.trim()
-        );
+        eprintln!("flowtap: TLS of process {pid} ({comm}) cannot be captured: {why}");
     }
 
     /// Attaches to the process's executable when OpenSSL is linked into it.
