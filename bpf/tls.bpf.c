@@ -108,6 +108,21 @@ struct {
 	__type(value, __u64);
 } unmapped SEC(".maps");
 
+/* The same, per process: userspace names a process whose calls never find their
+ * socket (OpenSSL driven through memory BIOs, as grpcio does), by the name kept
+ * here, since the process may be gone by then. */
+struct unmapped_process {
+	__u64 calls;
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct unmapped_process);
+} unmapped_tgids SEC(".maps");
+
 struct data_record {
 	struct ft_data_event ev;
 	__u8 payload[FT_CHUNK];
@@ -281,6 +296,15 @@ static __always_inline int ssl_exit(long ret)
 		__s32 *cached = bpf_map_lookup_elem(&ssl_fds, &sk);
 		if (!cached) {
 			bump(&unmapped);
+			__u32 tgid = id >> 32;
+			struct unmapped_process *seen = bpf_map_lookup_elem(&unmapped_tgids, &tgid);
+			if (seen) {
+				__sync_fetch_and_add(&seen->calls, 1);
+			} else {
+				struct unmapped_process first = {.calls = 1};
+				bpf_get_current_comm(first.comm, sizeof(first.comm));
+				bpf_map_update_elem(&unmapped_tgids, &tgid, &first, BPF_NOEXIST);
+			}
 			return 0;
 		}
 		c.fd = *cached;

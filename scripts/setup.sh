@@ -53,6 +53,9 @@ NEEDS=(
   # Go crypto/tls tests: caddy is Debian's, a stripped Go binary.
   "caddy caddy"
   "/usr/share/gocode/src/google.golang.org/grpc/server.go golang-google-grpc-dev"
+  # A client linked statically against libssl.a, built at test time.
+  "cc gcc"
+  "/usr/lib/x86_64-linux-gnu/libssl.a libssl-dev"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

@@ -100,6 +100,10 @@ pub struct CaptureArgs {
     /// Kernel ring buffer size in MiB (a power of two).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub ring_mib: u32,
+    /// Also print libbpf's own messages (its verifier log when a program does
+    /// not load, its symbol lookups when uprobes attach), prefixed `flowtap: libbpf:`.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

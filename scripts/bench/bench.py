@@ -57,12 +57,19 @@ class Scenario:
     rate: int | None = None  # requests/s; None: as fast as it goes
     h2: bool = False  # h2load over h2c (prior knowledge), `streams` per connection
     streams: int = 10
+    tls: bool = False  # h2load --h1 over TLS (nginx's port 8443): HTTP/1.1, keep-alive
+
+    @property
+    def h2load(self) -> bool:
+        return self.h2 or self.tls
 
     @property
     def label(self) -> str:
         size = self.path.strip("/")
         if self.h2:
             return f"{size} h2c, {self.connections} conn × {self.streams} streams, saturation"
+        if self.tls:
+            return f"{size} TLS keep-alive, {self.connections} conn, saturation"
         conn = "keep-alive" if self.keepalive else "new conn/req"
         load = f"{self.rate}/s" if self.rate else "saturation"
         return f"{size} {conn}, {load}"
@@ -127,6 +134,9 @@ class Bench:
         self.down()
         www = self.work / "www"
         www.mkdir(parents=True, exist_ok=True)
+        tls = self.work / "tls"
+        tls.mkdir(exist_ok=True)
+        make_cert(tls)
         for name, size in (("1k", 1024), ("64k", 65536)):
             (www / name).write_bytes(body_bytes(size))
         os.chmod(www, 0o755)
@@ -139,6 +149,7 @@ class Bench:
             DOCKER, "run", "-d", "--name", SERVER, *common,
             "-v", f"{HERE / 'nginx.conf'}:/bench/nginx.conf:ro",
             "-v", f"{www}:/bench/www:ro",
+            "-v", f"{tls}:/bench/tls:ro",
             IMAGE, "/usr/sbin/nginx", "-c", "/bench/nginx.conf", "-g", "daemon off;",
         ).strip()
         sh(
@@ -184,7 +195,7 @@ class Bench:
         subprocess.run([DOCKER, "network", "rm", NET], capture_output=True)
 
     def load(self, sc: Scenario) -> dict:
-        if sc.h2:
+        if sc.h2load:
             return self.load_h2(sc)
         cmd = [DOCKER, "exec", CLIENT, "/bench-bin/oha", "--no-tui", "--output-format", "json",
                "-n", str(sc.requests), "-c", str(sc.connections)]
@@ -201,10 +212,14 @@ class Bench:
 
     def load_h2(self, sc: Scenario) -> dict:
         """h2load (nghttp2-client, from the host's /usr) against nginx's h2c port,
-        its report put in the shape oha's JSON has (no latency percentiles)."""
+        or with --h1 against its TLS port, its report put in the shape oha's JSON
+        has (no latency percentiles)."""
         cmd = [DOCKER, "exec", CLIENT, "/usr/bin/h2load", "-n", str(sc.requests),
-               "-c", str(sc.connections), "-m", str(sc.streams),
-               f"http://{self.server_ip}:8080{sc.path}"]
+               "-c", str(sc.connections)]
+        if sc.tls:
+            cmd += ["--h1", f"https://{self.server_ip}:8443{sc.path}"]
+        else:
+            cmd += ["-m", str(sc.streams), f"http://{self.server_ip}:8080{sc.path}"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError(f"h2load failed ({r.returncode}): {r.stderr[-2000:]}")
@@ -215,6 +230,15 @@ class Bench:
         secs = float(took.group(1)) / (1000 if took.group(2) == "ms" else 1)
         return {"summary": {"total": secs}, "statusCodeDistribution": {"200": int(codes.group(1))},
                 "latencyPercentiles": {}}
+
+
+def make_cert(d: Path) -> None:
+    """A self-signed certificate for nginx's TLS port (h2load does not verify it)."""
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+       "-keyout", str(d / "server.key"), "-out", str(d / "server.crt"),
+       "-subj", "/CN=flowtap-bench")
+    os.chmod(d, 0o755)
+    os.chmod(d / "server.key", 0o644)
 
 
 def wait_for_docker(seconds: int = 90) -> None:
@@ -790,6 +814,7 @@ def main() -> int:
         Scenario("64k-new", "/64k", False, 15_000 // scale),
         Scenario("rate-1k-ka", "/1k", True, opts.rate * 10 // scale, rate=opts.rate),
         Scenario("h2-1k", "/1k", True, 100_000 // scale, connections=10, h2=True),
+        Scenario("tls-1k-ka", "/1k", True, 100_000 // scale, tls=True),
     ]
     if opts.only:
         keep = set(opts.only.split(","))
@@ -807,7 +832,7 @@ def main() -> int:
     if os.geteuid() != 0:
         log("must run as root (BPF, tcpdump, docker)")
         return 1
-    if not Path(opts.oha).exists() and not all(sc.h2 for sc in scenarios):
+    if not Path(opts.oha).exists() and not all(sc.h2load for sc in scenarios):
         log(f"oha not found at {opts.oha}; run scripts/bench.sh, which installs it")
         return 1
     # Without CAP_SYS_RESOURCE only the soft limit can rise; flowtap itself opens

@@ -4,6 +4,7 @@
 
 mod decode;
 mod features;
+mod libbpf_log;
 mod loader;
 mod poller;
 mod sendfile;
@@ -13,6 +14,7 @@ mod tracefs;
 
 pub use decode::{decode, decode_record, DecodeError};
 pub use features::{Feature, MIN_KERNEL};
+pub use libbpf_log::set_verbose;
 pub use loader::{CaptureConfig, CaptureError, Scope, MAX_PAYLOAD};
 pub use poller::{Capture, CaptureStats, Filters};
 pub use sendfile::{FileSource, FillError};

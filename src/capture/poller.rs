@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode_record, features, sendfile, tls, tracefs};
+use super::{decode_record, features, libbpf_log, sendfile, tls, tracefs};
 use crate::clock;
 use crate::event::Event;
 use crate::selection::CgroupFilter;
@@ -77,6 +77,8 @@ pub struct CaptureStats {
     /// sendfile records left counted, without their bytes: the kernel could not
     /// name the file, or it was gone or had changed when read.
     pub sendfile_unfilled: u64,
+    /// SSL calls whose socket the kernel could not tell: their plaintext is lost.
+    pub tls_unmapped: u64,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -97,6 +99,7 @@ impl Capture {
         events: SyncSender<Event>,
     ) -> Result<Capture, CaptureError> {
         config.validate()?;
+        libbpf_log::route();
         loader::check_privileges(!tracefs::is_mounted())?;
         let pretend = std::env::var("FLOWTAP_PRETEND_MISSING").unwrap_or_default();
         if let Some(why) = features::missing_message(&features::probe(&pretend)) {
@@ -298,6 +301,7 @@ fn run(
             note_io_urings(&mut stats, dropped(&maps.io_urings));
             if let Some(tls) = &mut tls {
                 tls.rescan();
+                tls.report_unmapped();
             }
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
@@ -319,7 +323,11 @@ fn run(
     });
     (stats.events, stats.decode_errors) = decoded.get();
     (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
+    if let Some(tls) = &mut tls {
+        tls.report_unmapped();
+    }
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
+    stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
     Ok(stats)
 }
 
@@ -334,7 +342,8 @@ fn note_io_urings(stats: &mut CaptureStats, now: u64) {
     stats.io_urings = now;
 }
 
-/// A per-CPU kernel counter (drops, io_uring setups), summed over CPUs.
+/// A per-CPU kernel counter (drops, io_uring setups, unmapped SSL calls), summed
+/// over CPUs.
 fn dropped(drops: &dyn MapCore) -> u64 {
     let Ok(Some(per_cpu)) = drops.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) else {
         return 0;

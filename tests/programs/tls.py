@@ -2,14 +2,18 @@
 """HTTPS exchanges for flowtap's TLS tests: nginx with TLS on loopback, called by
 curl and by Python's http.client and urllib.
 
-Usage: tls.py [--server-after] [--node] [--h2]
+Usage: tls.py [--server-after] [--node] [--h2] [--static CLIENT [--late]]
 It makes a CA and a server certificate with the openssl CLI in a temp dir, starts
 nginx (or, with --server-after, waits to), prints "waiting", blocks until a line
 arrives on stdin (so the test can start flowtap capture --pid on it first), runs
 the clients, stops nginx and prints one JSON object describing what it did.
 With --node a Node.js client makes one more request (GET /node). With --h2
 nginx offers HTTP/2 (ALPN h2) and only `curl --http2` calls it (GET /hello and
-a 404 on one connection).
+a 404 on one connection). With --static CLIENT only that program calls (a
+statically linked tests/programs/static_tls_client.c), started before "waiting"
+so that it is already running when capture starts; with --late as well, it
+is started under capture instead and given a second (flowtap attaches to a new
+executable shortly after its exec) before it connects.
 """
 import http.client
 import json
@@ -101,12 +105,32 @@ def main():
     make_certs(d)
     port = free_port()
     nginx = None if server_after else start_nginx(d, port)
+    static = sys.argv[sys.argv.index("--static") + 1] if "--static" in sys.argv else None
+    late = "--late" in sys.argv
+
+    def start_client():
+        return subprocess.Popen([static, str(port), f"{d}/ca.crt"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+
+    client = start_client() if static and not late else None
     print("waiting", flush=True)
     sys.stdin.readline()
+    if static and late:
+        client = start_client()
+        time.sleep(1)
     if server_after:
         nginx = start_nginx(d, port)
     base = f"https://localhost:{port}"
     said = {}
+    if client:
+        out, _ = client.communicate(b"go\n", timeout=60)
+        if client.returncode != 0:
+            raise SystemExit(f"static client failed: {client.returncode}")
+        said["static"] = out.decode()
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(timeout=30)
+        print(json.dumps({"port": port, "said": said}), flush=True)
+        return
     if "--h2" in sys.argv:
         said["curl_h2"] = curl(d, "--http2", f"{base}/hello", f"{base}/missing")
         nginx.send_signal(signal.SIGQUIT)

@@ -1,13 +1,15 @@
 //! TLS plaintext: loads bpf/tls.bpf.c onto the main object's ring buffer and
 //! filter maps (shared by fd), and attaches its uprobes once per OpenSSL libssl
-//! file (device, inode) that a traced process maps, rescanning as processes come.
+//! file (device, inode) that a traced process maps, or executable that has
+//! OpenSSL linked in statically, rescanning as processes come.
 
 mod go;
 mod goprobes;
 mod maps;
 mod skel;
+mod symbols;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
+use symbols::{embedded_tls, Embedded};
 
 use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::FlowtapSkel;
@@ -40,6 +43,14 @@ const AFTER_EXEC: Duration = Duration::from_millis(100);
 /// late, as Python does on `import ssl`); new pids at every one.
 const FULL_RESCAN_EVERY: u64 = 5;
 
+/// SSL calls of one process that found no socket before it is named on stderr
+/// (a lone one can be a call the `SSL*` cache had not met yet).
+const UNMAPPED_TO_REPORT: u64 = 4;
+
+/// Executables remembered with what they link in (so that each is read once);
+/// past this many the memory starts afresh.
+const EXECUTABLES_MAX: usize = 16 * 1024;
+
 /// The TLS object, its uprobe links, and what was attached or refused.
 pub struct TlsProbes<'obj> {
     skel: TlsSkel<'obj>,
@@ -47,6 +58,8 @@ pub struct TlsProbes<'obj> {
     scope: Scope,
     attached: HashSet<(u64, u64)>,
     refused: HashSet<(u64, u64)>,
+    /// Executables (device, inode) read, and the TLS library linked into each.
+    executables: HashMap<(u64, u64), Option<Embedded>>,
     known_pids: HashSet<u32>,
     reported_pids: HashSet<u32>,
     rounds: u64,
@@ -104,6 +117,7 @@ impl<'obj> TlsProbes<'obj> {
             scope: config.scope.clone(),
             attached: HashSet::new(),
             refused: HashSet::new(),
+            executables: HashMap::new(),
             known_pids: HashSet::new(),
             reported_pids: HashSet::new(),
             rounds: 0,
@@ -140,6 +154,12 @@ impl<'obj> TlsProbes<'obj> {
         self.after_exec.push((pid, Instant::now() + AFTER_EXEC));
     }
 
+    /// The kernel's count of SSL calls whose socket could not be told (no
+    /// syscall inside the call, nothing cached for its `SSL*`): a per-CPU `u64`.
+    pub fn unmapped(&self) -> &dyn MapCore {
+        &self.skel.maps.unmapped
+    }
+
     /// Looks again at processes whose exec was a moment ago.
     pub fn tick(&mut self) {
         let now = Instant::now();
@@ -154,6 +174,48 @@ impl<'obj> TlsProbes<'obj> {
             self.scan_process(pid);
         }
         self.report_wrapped_go_conns();
+    }
+
+    /// Names, once each, the processes whose SSL calls keep finding no socket.
+    pub fn report_unmapped(&mut self) {
+        let map = &self.skel.maps.unmapped_tgids;
+        let mut found = Vec::new();
+        for key in map.keys() {
+            let Some(pid) = key.get(..4).and_then(|b| b.try_into().ok()) else {
+                continue;
+            };
+            // struct unmapped_process: the call count, then the comm.
+            let Ok(Some(value)) = map.lookup(&key, MapFlags::ANY) else {
+                continue;
+            };
+            let calls = value
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_ne_bytes);
+            if calls >= UNMAPPED_TO_REPORT {
+                let comm = value.get(8..24).unwrap_or_default();
+                let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+                let comm = String::from_utf8_lossy(&comm[..end]).into_owned();
+                found.push((u32::from_ne_bytes(pid), comm, key));
+            }
+        }
+        for (pid, thread_comm, key) in found {
+            // The process's name while it lives; else its thread's, as the kernel kept it.
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim().to_string())
+                .ok()
+                .filter(|c| !c.is_empty())
+                .unwrap_or(thread_comm);
+            // Forgotten once named: a live process is not named twice (it is in
+            // `reported_pids`), and a gone one's pid may be reused.
+            let _ = self.skel.maps.unmapped_tgids.delete(&key);
+            self.report_as(
+                pid,
+                &comm,
+                "its SSL calls make no socket I/O of their own (OpenSSL driven through \
+                 memory BIOs, as grpcio does), so their plaintext cannot be tied to a socket",
+            );
+        }
     }
 
     /// Looks at traced processes for libssl files not attached yet.
@@ -224,6 +286,8 @@ impl<'obj> TlsProbes<'obj> {
                 "Node.js has OpenSSL built in and drives it through memory BIOs, \
                  so its plaintext cannot be tied to a socket",
             );
+        } else if let Err(why) = self.attach_executable(pid) {
+            self.report(pid, &why);
         }
         for lib in libs {
             let path = PathBuf::from(format!("/proc/{pid}/root{}", lib.path));
@@ -249,7 +313,37 @@ impl<'obj> TlsProbes<'obj> {
         eprintln!("flowtap: TLS of process {pid} ({comm}) cannot be captured: {why}");
     }
 
-    /// Attaches the entry and return probes to one libssl, once per file.
+    /// Attaches to the process's executable when OpenSSL is linked into it.
+    fn attach_executable(&mut self, pid: u32) -> Result<(), String> {
+        let exe = PathBuf::from(format!("/proc/{pid}/exe"));
+        let Ok(meta) = std::fs::metadata(&exe) else {
+            return Ok(()); // gone, or a kernel thread
+        };
+        let key = (meta.dev(), meta.ino());
+        let embedded = match self.executables.get(&key) {
+            Some(known) => *known,
+            None => {
+                if self.executables.len() >= EXECUTABLES_MAX {
+                    self.executables.clear();
+                }
+                let found = embedded_tls(&exe);
+                self.executables.insert(key, found);
+                found
+            }
+        };
+        match embedded {
+            None => Ok(()),
+            Some(Embedded::Openssl) => self
+                .attach_library(&exe)
+                .map_err(|why| format!("its executable links OpenSSL statically, but {why}")),
+            Some(Embedded::Boringssl) => {
+                Err("its executable links BoringSSL, which flowtap does not hook yet".into())
+            }
+        }
+    }
+
+    /// Attaches the entry and return probes to one libssl (or an executable
+    /// with OpenSSL inside), once per file.
     fn attach_library(&mut self, path: &Path) -> Result<(), String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot open it ({e})"))?;
         let key = (meta.dev(), meta.ino());

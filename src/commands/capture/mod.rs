@@ -29,6 +29,7 @@ const BURST: usize = 4096;
 const SLACK_NS: u64 = 200_000_000;
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
+    flowtap::capture::set_verbose(args.verbose);
     let config = capture_config(&args)?;
     let duration = args.duration.map(capture_duration).transpose()?;
     let stop = stop_on_signals()?;
@@ -117,10 +118,11 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let mut summary = consumer.finish()?;
     summary.pipeline.flows_written = sink.written();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked, {} sendfile bodies read from their files, {} not{}",
+        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked, {} TLS calls with no socket, {} sendfile bodies read from their files, {} not{}",
         stats.decode_errors,
         stats.io_urings,
         stats.tls_unhookable,
+        stats.tls_unmapped,
         stats.sendfile_filled,
         stats.sendfile_unfilled,
         sink.merge_summary()
