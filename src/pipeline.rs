@@ -56,6 +56,9 @@ pub struct Summary {
     /// Events (and their bytes) of undecided containers dropped past the hold
     /// budget, from the trace's last `overflow` event.
     pub held_over_budget: (u64, u64),
+    /// Idle or evicted sockets whose kept addresses were forgotten over the
+    /// tombstone cap (later data on them has none).
+    pub tombstones_dropped: u64,
 }
 
 impl fmt::Display for Summary {
@@ -92,6 +95,13 @@ impl fmt::Display for Summary {
                 f,
                 ", {} connections stopped with too many requests waiting",
                 d.waiting_overflows
+            )?;
+        }
+        if self.tombstones_dropped > 0 {
+            write!(
+                f,
+                ", {} idle sockets' addresses forgotten",
+                self.tombstones_dropped
             )?;
         }
         Ok(())
@@ -221,13 +231,17 @@ impl<S: Sink> Pipeline<S> {
     /// and `incomplete: "capture ended"`.
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
+        self.summary.tombstones_dropped = self.sockets.tombstones_dropped();
         self.flush_released()?;
         self.sink.finish()?;
         Ok(self.summary)
     }
 
     pub fn summary(&self) -> Summary {
-        self.summary
+        Summary {
+            tombstones_dropped: self.sockets.tombstones_dropped(),
+            ..self.summary
+        }
     }
 
     fn flush_released(&mut self) -> Result<(), PipelineError> {
