@@ -7,10 +7,10 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{keepalive_events, post, request, response};
+use common::{keepalive_events, post, request, response, task};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use flowtap::event::Observer;
-use flowtap::event::{Direction, Event};
+use flowtap::event::{Accept, Data, Direction, Event, Syscall};
 use flowtap::http::{Connection, Decoded, Decoder, Kind};
 use flowtap::pipeline::{Config, Pipeline};
 use flowtap::sink::JsonLines;
@@ -135,6 +135,73 @@ fn bench_sockets(c: &mut Criterion) {
     group.finish();
 }
 
+/// 5,000 connections opened at once (no getsockname, no kernel view, so held the
+/// full second), each with one 4 KiB request: past the held-bytes cap and the
+/// socket cap, what goes is the oldest, again and again.
+fn bench_socket_bounds(c: &mut Criterion) {
+    let n = 5_000;
+    let req = vec![b'x'; 4096];
+    let mut ts = 0;
+    let mut next = || {
+        ts += 1_000;
+        ts
+    };
+    let mut events = Vec::new();
+    for fd in 0..n {
+        events.push(Event::Accept(Accept {
+            ts: next(),
+            task: task(),
+            fd,
+            peer: Some(common::CLIENT.parse().unwrap()),
+            sock: None,
+        }));
+    }
+    for fd in 0..n {
+        events.push(Event::Data(Data {
+            ts: next(),
+            task: task(),
+            fd,
+            syscall: Syscall::Read,
+            pos: 0,
+            count: req.len() as u64,
+            payload: req[..].into(),
+            truncated: false,
+        }));
+    }
+    let mut group = c.benchmark_group("socket bounds");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    for (name, limits) in [
+        (
+            "5,000 sockets over a 1 MiB held cap (events)",
+            Limits {
+                max_held_bytes: 1 << 20,
+                ..Limits::default()
+            },
+        ),
+        (
+            "5,000 sockets over a 1,000-socket cap (events)",
+            Limits {
+                max_sockets: 1_000,
+                ..Limits::default()
+            },
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || (Sockets::new(limits), Vec::new(), events.clone()),
+                |(sockets, out, events)| {
+                    for e in events.drain(..) {
+                        sockets.handle(black_box(e), None, out);
+                    }
+                    out.clear();
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn bench_pipeline(c: &mut Criterion) {
     let events = keepalive_events(11, 100);
     let mut group = c.benchmark_group("pipeline");
@@ -161,6 +228,7 @@ criterion_group!(
     bench_decoder,
     bench_connection,
     bench_sockets,
+    bench_socket_bounds,
     bench_pipeline
 );
 criterion_main!(benches);

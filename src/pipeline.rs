@@ -62,6 +62,9 @@ pub struct Summary {
     pub held_over_budget: (u64, u64),
     /// What the sockets' reorder windows did.
     pub reorder: ReorderStats,
+    /// Idle or evicted sockets whose kept addresses were forgotten over the
+    /// tombstone cap (later data on them has none).
+    pub tombstones_dropped: u64,
 }
 
 impl fmt::Display for Summary {
@@ -116,6 +119,13 @@ impl fmt::Display for Summary {
                 f,
                 ", {} records ({} bytes) dropped: they came after their bytes were declared lost",
                 r.late_records, r.late_bytes
+            )?;
+        }
+        if self.tombstones_dropped > 0 {
+            write!(
+                f,
+                ", {} idle sockets' addresses forgotten",
+                self.tombstones_dropped
             )?;
         }
         Ok(())
@@ -248,13 +258,17 @@ impl<S: Sink> Pipeline<S> {
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
         self.summary.reorder = self.sockets.reorder_stats();
+        self.summary.tombstones_dropped = self.sockets.tombstones_dropped();
         self.flush_released()?;
         self.sink.finish()?;
         Ok(self.summary)
     }
 
     pub fn summary(&self) -> Summary {
-        self.summary
+        Summary {
+            tombstones_dropped: self.sockets.tombstones_dropped(),
+            ..self.summary
+        }
     }
 
     fn flush_released(&mut self) -> Result<(), PipelineError> {

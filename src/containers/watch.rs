@@ -14,7 +14,7 @@ use super::cgroup_dirs::{CgroupDirs, NewCgroup};
 use super::docker::{Docker, DockerError};
 use super::tracker::{Change, Tracker};
 use crate::clock::monotonic_ns;
-use crate::event::ContainerEvent;
+use crate::event::{ContainerEvent, ContainerInfo};
 
 /// How often a lost daemon is tried again.
 pub const RETRY: Duration = Duration::from_secs(1);
@@ -76,12 +76,8 @@ async fn follow(
     // between the listing and the subscription is missed; repeats change nothing.
     let since = unix_now();
     let running = docker.running().await?;
-    if let Some(dirs) = cgroup_dirs.as_mut() {
-        for info in &running {
-            if let Some(dir) = dirs.root().container_dir(&info.id, info.pid) {
-                dirs.watch_parent_of(&dir);
-            }
-        }
+    for info in &running {
+        watch_parent(cgroup_dirs, info);
     }
     for change in tracker.reconcile(running, *first) {
         if !announce(tx, change) {
@@ -120,7 +116,7 @@ async fn follow(
                     host: docker.host().into(),
                     reason: "event stream ended".into(),
                 }),
-                Some(message) => on_docker_event(docker, tracker, message?).await?,
+                Some(message) => on_docker_event(docker, tracker, cgroup_dirs, message?).await?,
             },
         };
         if let Some(change) = change {
@@ -136,6 +132,7 @@ async fn follow(
 async fn on_docker_event(
     docker: &Docker,
     tracker: &mut Tracker,
+    cgroup_dirs: &mut Option<CgroupDirs>,
     message: EventMessage,
 ) -> Result<Option<Change>, DockerError> {
     let actor = message.actor.unwrap_or_default();
@@ -160,7 +157,19 @@ async fn on_docker_event(
     let Some(info) = docker.inspect(&id).await? else {
         return Ok(None);
     };
+    watch_parent(cgroup_dirs, &info);
     Ok(tracker.sighted(info))
+}
+
+/// Watches the directory `info`'s cgroup is in (`--cgroup-parent`, rootless
+/// Docker's user slice), so that the next container there is seen at its
+/// cgroup's creation, not only at Docker's `start`.
+fn watch_parent(cgroup_dirs: &mut Option<CgroupDirs>, info: &ContainerInfo) {
+    if let Some(dirs) = cgroup_dirs.as_mut() {
+        if let Some(dir) = dirs.root().container_dir(&info.id, info.pid) {
+            dirs.watch_parent_of(&dir);
+        }
+    }
 }
 
 /// A new container cgroup: name it from Docker's listing (which, unlike inspect,

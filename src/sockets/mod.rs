@@ -12,8 +12,9 @@ mod tls;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 
-use hashbrown::HashMap;
+use lru::LruCache;
 
 use crate::event::{
     Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, Observer,
@@ -23,7 +24,7 @@ use crate::event::{
 use reorder::Ordered;
 pub use reorder::{ReorderStats, REORDER_MAX_BYTES, REORDER_MAX_WAIT};
 pub use socket::{Address, AddressSource, SocketId, SocketInfo};
-use socket::{HeldData, Socket};
+use socket::{HeldData, Socket, Tombstone};
 pub use tls::looks_like_tls_record;
 
 /// Limits on what is held and tracked.
@@ -31,21 +32,31 @@ pub use tls::looks_like_tls_record;
 pub struct Limits {
     /// How long data may wait for a socket's addresses, from the first held event.
     pub hold_for: Nanos,
+    /// The same, for a socket whose other views (the kernel's, the syscall's, the
+    /// container IP) already give both ends: every stack measured that calls
+    /// getsockname at all does so before its first data (README, "Hold-back").
+    pub hold_complete_for: Nanos,
     /// Captured bytes held back across all sockets; over it the oldest are released.
     pub max_held_bytes: usize,
     /// Sockets tracked at once; over it the least recently active is dropped.
     pub max_sockets: usize,
     /// A socket with no events for this long is dropped.
     pub idle_after: Nanos,
+    /// Aged-out and evicted sockets whose role and addresses are kept for data that
+    /// comes later on their (pid, fd); over it the oldest are forgotten, and counted.
+    pub max_tombstones: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             hold_for: 1_000_000_000,
+            hold_complete_for: 10_000_000,
             max_held_bytes: 8 << 20,
             max_sockets: 65_536,
             idle_after: 300 * 1_000_000_000,
+            // About 100 bytes each (a TLS server name adds its length).
+            max_tombstones: 16_384,
         }
     }
 }
@@ -121,13 +132,25 @@ pub struct Gauge {
 
 type Key = (u32, i32);
 
+/// Sockets holding data back, oldest first, and the bytes they hold.
 #[derive(Debug, Default)]
+struct Held {
+    bytes: usize,
+    /// (held_since, generation, key).
+    by_age: BTreeSet<(Nanos, u64, Key)>,
+}
+
+#[derive(Debug)]
 pub struct Sockets {
     limits: Limits,
-    sockets: HashMap<Key, Socket>,
-    /// (deadline, generation, key) of sockets holding data.
+    /// Least recently active first: eviction and idle ageing take from that end.
+    sockets: LruCache<Key, Socket>,
+    /// (deadline, generation, key) of sockets holding data; entries of sockets
+    /// released since are skipped when they come due.
     deadlines: BTreeSet<(Nanos, u64, Key)>,
-    held_bytes: usize,
+    held: Held,
+    tombstones: Option<LruCache<Key, Tombstone>>,
+    tombstones_dropped: u64,
     generations: u64,
     now: Nanos,
     last_sweep: Nanos,
@@ -142,14 +165,23 @@ impl Sockets {
     pub fn new(limits: Limits) -> Self {
         Sockets {
             limits,
-            ..Default::default()
+            sockets: LruCache::unbounded(),
+            deadlines: BTreeSet::new(),
+            held: Held::default(),
+            tombstones: NonZeroUsize::new(limits.max_tombstones).map(LruCache::new),
+            tombstones_dropped: 0,
+            generations: 0,
+            now: 0,
+            last_sweep: 0,
+            order_deadlines: BTreeSet::new(),
+            order_stats: ReorderStats::default(),
         }
     }
 
     /// What the reorder windows did so far, over every socket.
     pub fn reorder_stats(&self) -> ReorderStats {
         let mut all = self.order_stats;
-        for s in self.sockets.values() {
+        for (_, s) in self.sockets.iter() {
             all.add(&s.order_stats);
         }
         all
@@ -158,9 +190,15 @@ impl Sockets {
     pub fn gauge(&self) -> Gauge {
         Gauge {
             sockets: self.sockets.len(),
-            holding_sockets: self.sockets.values().filter(|s| !s.held.is_empty()).count(),
-            held_bytes: self.held_bytes,
+            holding_sockets: self.held.by_age.len(),
+            held_bytes: self.held.bytes,
         }
+    }
+
+    /// Tombstones forgotten over `max_tombstones`: data that came later on their
+    /// (pid, fd) had no addresses.
+    pub fn tombstones_dropped(&self) -> u64 {
+        self.tombstones_dropped
     }
 
     /// Applies one socket event (others are ignored), after the deadlines up to its time.
@@ -173,7 +211,11 @@ impl Sockets {
     /// calls getsockname, and whose local end the kernel did not show, gets its
     /// source IP from it.
     pub fn handle(&mut self, event: Event, container_ip: Option<IpAddr>, out: &mut Vec<Released>) {
-        self.advance_time(event.ts(), out);
+        // Container, clock and loss events carry userspace time, which may run
+        // ahead of kernel events still in the ring buffer.
+        if event.task().is_some() {
+            self.advance_time(event.ts(), out);
+        }
         match event {
             Event::Accept(e) => self.accept(&e, out),
             Event::Connect(e) => self.connect(&e, container_ip, out),
@@ -199,9 +241,9 @@ impl Sockets {
                 break;
             }
             self.deadlines.pop_first();
-            if let Some(s) = self.sockets.get_mut(&key) {
+            if let Some(s) = self.sockets.peek_mut(&key) {
                 if s.info.id.generation == generation {
-                    Self::release(s, &mut self.held_bytes, out);
+                    Self::release(s, &mut self.held, out);
                 }
             }
         }
@@ -210,7 +252,8 @@ impl Sockets {
                 break;
             }
             self.order_deadlines.pop_first();
-            if let Some(s) = self.sockets.get_mut(&key) {
+            // peek: a deadline is not activity, and must not refresh the LRU.
+            if let Some(s) = self.sockets.peek_mut(&key) {
                 if s.info.id.generation == generation {
                     Self::expire_order(s, now, out);
                 }
@@ -219,15 +262,10 @@ impl Sockets {
         }
         if now.saturating_sub(self.last_sweep) >= 1_000_000_000 {
             self.last_sweep = now;
-            let idle_after = self.limits.idle_after;
-            let mut idle: Vec<(Nanos, u64, Key)> = self
-                .sockets
-                .iter()
-                .filter(|(_, s)| now.saturating_sub(s.last_active) >= idle_after)
-                .map(|(k, s)| (s.last_active, s.info.id.generation, *k))
-                .collect();
-            idle.sort_unstable();
-            for (_, _, key) in idle {
+            while let Some((&key, s)) = self.sockets.peek_lru() {
+                if now.saturating_sub(s.last_active) < self.limits.idle_after {
+                    break;
+                }
                 self.end(key, EndReason::AgedOut, out);
             }
         }
@@ -298,15 +336,25 @@ impl Sockets {
         s.last_active = e.ts;
         s.info.local = Address::from_socket_addr(e.local, AddressSource::Getsockname);
         if s.is_ready() {
-            Self::release(s, &mut self.held_bytes, out);
+            Self::release(s, &mut self.held, out);
         }
     }
 
     fn data(&mut self, e: Data, out: &mut Vec<Released>) {
         let key = (e.task.pid, e.fd);
-        if !self.sockets.contains_key(&key) {
-            // Its introducing event was lost: nothing will complete it.
-            self.open(e.ts, &e.task, e.fd, None, SockAddrs::default(), out);
+        if !self.sockets.contains(&key) {
+            match self.tombstones.as_mut().and_then(|t| t.pop(&key)) {
+                // The same connection, idle past `idle_after` or evicted: it goes
+                // on with what was known of it, and fresh HTTP state.
+                Some(tomb) => {
+                    let s = self.open(e.ts, &e.task, e.fd, None, SockAddrs::default(), out);
+                    tomb.restore(s);
+                }
+                // Its introducing event was lost: nothing will complete it.
+                None => {
+                    self.open(e.ts, &e.task, e.fd, None, SockAddrs::default(), out);
+                }
+            }
         }
         let Some(s) = self.sockets.get_mut(&key) else {
             return;
@@ -338,15 +386,22 @@ impl Sockets {
             return;
         }
         s.held_bytes += held.payload.len();
-        self.held_bytes += held.payload.len();
+        self.held.bytes += held.payload.len();
         s.held.push_back(held);
         if s.held_since.is_none() {
             s.held_since = Some(e.ts);
-            let deadline = e.ts.saturating_add(self.limits.hold_for);
-            self.deadlines.insert((deadline, s.info.id.generation, key));
+            let generation = s.info.id.generation;
+            self.held.by_age.insert((e.ts, generation, key));
+            let hold = if s.others_complete() {
+                self.limits.hold_complete_for
+            } else {
+                self.limits.hold_for
+            };
+            self.deadlines
+                .insert((e.ts.saturating_add(hold), generation, key));
         }
         if s.is_ready() {
-            Self::release(s, &mut self.held_bytes, out);
+            Self::release(s, &mut self.held, out);
         }
         self.watch_order(key);
         self.enforce_held_cap(out);
@@ -354,7 +409,7 @@ impl Sockets {
 
     /// Puts a socket whose reorder windows wait on the deadline list.
     fn watch_order(&mut self, key: Key) {
-        let Some(s) = self.sockets.get(&key) else {
+        let Some(s) = self.sockets.peek(&key) else {
             return;
         };
         if let Some(deadline) = s.order.deadline() {
@@ -364,7 +419,11 @@ impl Sockets {
     }
 
     fn close(&mut self, e: &Close, out: &mut Vec<Released>) {
-        self.end((e.task.pid, e.fd), EndReason::Closed, out);
+        let key = (e.task.pid, e.fd);
+        if let Some(t) = self.tombstones.as_mut() {
+            t.pop(&key);
+        }
+        self.end(key, EndReason::Closed, out);
     }
 
     /// Starts a new generation on (pid, fd), ending whatever was there.
@@ -378,15 +437,13 @@ impl Sockets {
         out: &mut Vec<Released>,
     ) -> &mut Socket {
         let key = (task.pid, fd);
-        if self.sockets.contains_key(&key) {
+        if let Some(t) = self.tombstones.as_mut() {
+            t.pop(&key);
+        }
+        if self.sockets.contains(&key) {
             self.end(key, EndReason::Replaced, out);
         } else if self.sockets.len() >= self.limits.max_sockets {
-            let oldest = self
-                .sockets
-                .iter()
-                .map(|(k, s)| (s.last_active, s.info.id.generation, *k))
-                .min();
-            if let Some((_, _, k)) = oldest {
+            if let Some((&k, _)) = self.sockets.peek_lru() {
                 self.end(k, EndReason::Evicted, out);
             }
         }
@@ -402,21 +459,23 @@ impl Sockets {
             local: Address::default(),
             peer: Address::default(),
         };
+        // `end` above took whatever was on `key`, so this inserts.
         self.sockets
-            .entry(key)
-            .insert(Socket::new(info, kernel, ts))
-            .into_mut()
+            .get_or_insert_mut(key, || Socket::new(info, kernel, ts))
     }
 
     fn end(&mut self, key: Key, reason: EndReason, out: &mut Vec<Released>) {
-        let Some(mut s) = self.sockets.remove(&key) else {
+        let Some(mut s) = self.sockets.pop(&key) else {
             return;
         };
+        if matches!(reason, EndReason::AgedOut | EndReason::Evicted) {
+            self.bury(key, &mut s);
+        }
         if !s.released && s.held.is_empty() {
             // Never carried data: nothing downstream knows of it.
             return;
         }
-        Self::release(&mut s, &mut self.held_bytes, out);
+        Self::release(&mut s, &mut self.held, out);
         Self::flush_order(&mut s, out);
         self.order_stats.add(&s.order_stats);
         out.push(Released::End {
@@ -426,33 +485,54 @@ impl Sockets {
         });
     }
 
+    /// Keeps what is known of a socket whose connection may well go on.
+    fn bury(&mut self, key: Key, s: &mut Socket) {
+        s.fill_fallback();
+        let Some(tomb) = Tombstone::of(s) else {
+            return;
+        };
+        let Some(tombstones) = self.tombstones.as_mut() else {
+            self.tombstones_dropped += 1;
+            return;
+        };
+        if let Some((old, _)) = tombstones.push(key, tomb) {
+            if old != key {
+                self.tombstones_dropped += 1;
+            }
+        }
+    }
+
     fn enforce_held_cap(&mut self, out: &mut Vec<Released>) {
-        while self.held_bytes > self.limits.max_held_bytes {
-            let oldest = self
-                .sockets
-                .iter()
-                .filter_map(|(k, s)| s.held_since.map(|t| (t, s.info.id.generation, *k)))
-                .min();
-            let Some((_, _, key)) = oldest else {
+        while self.held.bytes > self.limits.max_held_bytes {
+            let Some(&(_, generation, key)) = self.held.by_age.first() else {
                 return;
             };
-            if let Some(s) = self.sockets.get_mut(&key) {
-                Self::release(s, &mut self.held_bytes, out);
+            match self.sockets.peek_mut(&key) {
+                Some(s) if s.info.id.generation == generation => {
+                    Self::release(s, &mut self.held, out)
+                }
+                // Not expected (release and end keep the index), but never loop.
+                _ => {
+                    self.held.by_age.pop_first();
+                }
             }
         }
     }
 
     /// Makes the socket's addresses final and lets its held data go, in order.
-    fn release(s: &mut Socket, held_total: &mut usize, out: &mut Vec<Released>) {
+    fn release(s: &mut Socket, held: &mut Held, out: &mut Vec<Released>) {
         if s.released {
             return;
         }
         s.fill_fallback();
         s.released = true;
         out.push(Released::Open(s.info.clone()));
-        *held_total -= s.held_bytes;
+        held.bytes -= s.held_bytes;
         s.held_bytes = 0;
-        s.held_since = None;
+        if let Some(since) = s.held_since.take() {
+            held.by_age
+                .remove(&(since, s.info.id.generation, (s.info.id.pid, s.info.id.fd)));
+        }
         while let Some(d) = s.held.pop_front() {
             Self::emit(s, d, out);
         }

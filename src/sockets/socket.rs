@@ -109,6 +109,51 @@ pub(super) struct Socket {
     /// What the hellos said: the server name asked for, the version chosen.
     pub tls_sni: Option<String>,
     pub tls_version: Option<String>,
+    /// Goes on from a tombstone: no syscall will add to what it knew.
+    pub resumed: bool,
+}
+
+/// What is kept of a socket that aged out or was evicted, for the data that may
+/// still come on its (pid, fd): the kernel won't announce it again. HTTP state
+/// is not kept.
+#[derive(Debug)]
+pub(super) struct Tombstone {
+    role: Option<Observer>,
+    local: Address,
+    peer: Address,
+    /// Its syscall bytes were TLS records; a plaintext stream is announced anew.
+    tls_ciphertext: bool,
+    tls_sni: Option<String>,
+    tls_version: Option<String>,
+}
+
+impl Tombstone {
+    /// None when nothing is known worth keeping.
+    pub fn of(s: &Socket) -> Option<Tombstone> {
+        let i = &s.info;
+        let known = i.role.is_some() || i.local.ip.is_some() || i.peer.ip.is_some();
+        known.then_some(Tombstone {
+            role: i.role,
+            local: i.local,
+            peer: i.peer,
+            tls_ciphertext: s.tls_ciphertext,
+            tls_sni: s.tls_sni.clone(),
+            tls_version: s.tls_version.clone(),
+        })
+    }
+
+    /// Gives a socket just opened on the same (pid, fd) what was known.
+    pub fn restore(self, s: &mut Socket) {
+        s.info.role = self.role;
+        s.info.local = self.local;
+        s.info.peer = self.peer;
+        s.tls_ciphertext = self.tls_ciphertext;
+        // Mid-stream, no hello is coming.
+        s.hello_done = [self.tls_ciphertext; 2];
+        s.tls_sni = self.tls_sni;
+        s.tls_version = self.tls_version;
+        s.resumed = true;
+    }
 }
 
 impl Socket {
@@ -132,13 +177,27 @@ impl Socket {
             hello_done: [false, false],
             tls_sni: None,
             tls_version: None,
+            resumed: false,
         }
     }
 
     /// Whether nothing more is worth waiting for. A socket whose role is unknown
     /// was introduced by the kernel's view alone: no syscall will add to it.
     pub fn is_ready(&self) -> bool {
-        self.info.role.is_none() || (self.info.local.is_complete() && self.info.peer.is_complete())
+        self.resumed
+            || self.info.role.is_none()
+            || (self.info.local.is_complete() && self.info.peer.is_complete())
+    }
+
+    /// Whether both ends would be known without getsockname: the peer from the
+    /// syscall or the kernel, the local end from the kernel, or (for an outgoing
+    /// connection) its IP from the container.
+    pub fn others_complete(&self) -> bool {
+        let peer = self.info.peer.is_complete() || self.kernel.peer.is_some();
+        let local = self.info.local.is_complete()
+            || self.kernel.local.is_some()
+            || (self.info.role == Some(Observer::Client) && self.container_ip.is_some());
+        peer && local
     }
 
     /// Fills missing ends: the kernel's view first, then the container IP.

@@ -126,17 +126,82 @@ fn data_waits_for_getsockname_then_goes_in_order() {
 }
 
 #[test]
-fn deadline_releases_with_the_kernel_view() {
-    let mut sockets = Sockets::new(Limits::default());
+fn a_complete_kernel_view_waits_only_the_short_hold() {
+    let limits = Limits::default();
+    assert!(limits.hold_complete_for < limits.hold_for);
+    let mut sockets = Sockets::new(limits);
     let mut out = run(&mut sockets, &[accept(1, 5, true), data(2, 5, 0, b"ab")]);
-    sockets.advance_time(2 + S - 1, &mut out);
-    assert!(out.is_empty());
-    sockets.advance_time(2 + S, &mut out);
+    sockets.advance_time(2 + limits.hold_complete_for - 1, &mut out);
+    assert!(out.is_empty(), "a getsockname may still come: {out:?}");
+    sockets.advance_time(2 + limits.hold_complete_for, &mut out);
     let Released::Open(info) = &out[0] else {
         panic!("{out:?}")
     };
     assert_eq!(info.local.source, Some(AddressSource::Kernel));
     assert_eq!(info.local.port, Some(80));
+}
+
+#[test]
+fn an_incomplete_view_waits_the_full_hold() {
+    let limits = Limits::default();
+    let mut sockets = Sockets::new(limits);
+    let mut out = run(&mut sockets, &[accept(1, 5, false), data(2, 5, 0, b"ab")]);
+    sockets.advance_time(2 + limits.hold_for - 1, &mut out);
+    assert!(out.is_empty(), "only getsockname can give the local end");
+    sockets.advance_time(2 + limits.hold_for, &mut out);
+    assert!(matches!(out.first(), Some(Released::Open(_))), "{out:?}");
+}
+
+#[test]
+fn an_outgoing_connection_with_a_container_ip_waits_the_short_hold() {
+    let limits = Limits::default();
+    let connect = Event::Connect(Connect {
+        ts: 1,
+        task: task(1),
+        fd: 4,
+        peer: Some("10.0.0.9:80".parse().unwrap()),
+        result: -115,
+        sock: None,
+    });
+    let mut sockets = Sockets::new(limits);
+    let mut out = Vec::new();
+    sockets.handle(connect, Some("10.0.0.3".parse().unwrap()), &mut out);
+    sockets.handle(data(2, 4, 0, b"GET"), None, &mut out);
+    sockets.advance_time(2 + limits.hold_complete_for, &mut out);
+    let Released::Open(info) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(info.local.source, Some(AddressSource::Container));
+}
+
+#[test]
+fn only_kernel_events_advance_time() {
+    let mut sockets = Sockets::new(Limits::default());
+    let late = 100 * S;
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, false),
+            data(2, 5, 0, b"ab"),
+            Event::Loss { ts: late, lost: 0 },
+            Event::Clock {
+                ts: late,
+                realtime_ns: late,
+            },
+            Event::Overflow {
+                ts: late,
+                budget: "held".into(),
+                events: 1,
+                bytes: 1,
+            },
+        ],
+    );
+    assert!(out.is_empty(), "userspace time released data: {out:?}");
+    let out = run(&mut sockets, &[getsockname(3, 5)]);
+    let Released::Open(info) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(info.local.source, Some(AddressSource::Getsockname));
 }
 
 #[test]
@@ -355,6 +420,158 @@ fn held_bytes_are_capped_oldest_first() {
         .collect();
     assert_eq!(opened, vec![5]);
     assert_eq!(sockets.gauge().held_bytes, 6);
+}
+
+#[test]
+fn over_the_byte_cap_the_longest_held_goes_first_among_many() {
+    // Far more sockets than the cap lets hold; keys in the opposite order of
+    // their first held data, so no order but held_since gives the right answer.
+    let n = 2_000;
+    let limits = Limits {
+        max_held_bytes: 100 * 4,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let mut events = Vec::new();
+    for i in 0..n {
+        events.push(accept(1 + i as u64, 10 + i, false));
+    }
+    for i in 0..n {
+        let fd = 10 + (n - 1 - i);
+        events.push(data(10_000 + i as u64, fd, 0, b"abcd"));
+    }
+    let out = run(&mut sockets, &events);
+    let opened: Vec<i32> = out
+        .iter()
+        .filter_map(|r| match r {
+            Released::Open(i) => Some(i.id.fd),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<i32> = (0..n - 100).map(|i| 10 + (n - 1 - i)).collect();
+    assert_eq!(opened, expected);
+    let g = sockets.gauge();
+    assert_eq!((g.holding_sockets, g.held_bytes), (100, 400));
+}
+
+#[test]
+fn eviction_takes_the_least_recently_active() {
+    let limits = Limits {
+        max_sockets: 2,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            accept(3, 6, true),
+            getsockname(4, 6),
+            data(5, 6, 0, b"x"),
+            data(6, 5, 0, b"y"),
+            // 6 was active last before 5: it goes.
+            accept(7, 7, true),
+        ],
+    );
+    let ended: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Released::End { id, reason, .. } => Some((id.fd, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, vec![(6, EndReason::Evicted)]);
+}
+
+fn opened(out: &[Released]) -> Vec<SocketInfo> {
+    out.iter()
+        .filter_map(|r| match r {
+            Released::Open(i) => Some(i.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_idle_connection_keeps_its_addresses_and_role() {
+    let limits = Limits {
+        idle_after: 10 * S,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let mut out = run(
+        &mut sockets,
+        &[accept(1, 5, true), getsockname(2, 5), data(3, 5, 0, b"one")],
+    );
+    sockets.advance_time(3 + 11 * S, &mut out);
+    assert_eq!(sockets.gauge().sockets, 0);
+    let later = run(&mut sockets, &[data(12 * S, 5, 3, b"two")]);
+    let (before, after) = (opened(&out), opened(&later));
+    assert_eq!(after.len(), 1, "released at once: {later:?}");
+    assert_eq!(after[0].role, Some(Observer::Server));
+    assert_eq!(after[0].local, before[0].local);
+    assert_eq!(after[0].peer, before[0].peer);
+    assert!(after[0].id.generation > before[0].id.generation);
+    assert_eq!(payloads(&later), vec![b"two".to_vec()]);
+    assert_eq!(sockets.tombstones_dropped(), 0);
+}
+
+#[test]
+fn an_evicted_connection_keeps_its_addresses_and_a_close_forgets_them() {
+    let limits = Limits {
+        max_sockets: 1,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            data(2, 5, 0, b"a"),
+            accept(3, 6, true),
+            data(4, 5, 1, b"b"),
+        ],
+    );
+    let infos = opened(&out);
+    let resumed = infos.last().expect("opened");
+    assert_eq!(resumed.id.fd, 5);
+    assert_eq!(resumed.role, Some(Observer::Server));
+    assert_eq!(resumed.local.port, Some(80));
+    // Evicting 5 again, then closing it: nothing is kept for its fd.
+    let out = run(
+        &mut sockets,
+        &[accept(5, 6, true), close(6, 5), data(7, 5, 0, b"c")],
+    );
+    let last = opened(&out).pop().expect("opened");
+    assert_eq!((last.id.fd, last.role), (5, None));
+}
+
+#[test]
+fn tombstones_are_bounded_and_what_they_forget_is_counted() {
+    let n = 50;
+    let limits = Limits {
+        idle_after: 10 * S,
+        max_tombstones: 8,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let mut events = Vec::new();
+    for fd in 0..n {
+        events.push(accept(1 + fd as u64, fd, true));
+        events.push(data(100 + fd as u64, fd, 0, b"x"));
+    }
+    let mut out = run(&mut sockets, &events);
+    sockets.advance_time(20 * S, &mut out);
+    assert_eq!(sockets.tombstones_dropped(), (n - 8) as u64);
+    let later: Vec<Event> = (0..n).map(|fd| data(21 * S, fd, 1, b"y")).collect();
+    let infos = opened(&run(&mut sockets, &later));
+    let kept: Vec<i32> = infos
+        .iter()
+        .filter(|i| i.role.is_some())
+        .map(|i| i.id.fd)
+        .collect();
+    assert_eq!(kept, (n - 8..n).collect::<Vec<_>>(), "the newest are kept");
 }
 
 #[test]

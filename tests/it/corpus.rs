@@ -79,6 +79,19 @@ fn http1() -> Vec<Case> {
                 .recv(c, 3, OK)
                 .close(c, 3);
         }),
+        case("keepalive-idle-past-ageing", |t| {
+            // A pooled keep-alive connection idle longer than sockets are kept
+            // (5 minutes): its next exchange still has both addresses and its role.
+            demo(t);
+            t.connect(c, 3, API, Some((CLIENT, API)))
+                .getsockname(c, 3, CLIENT)
+                .send(c, 3, GET)
+                .recv(c, 3, OK)
+                .wait_ms(301_000)
+                .send(c, 3, GET)
+                .recv(c, 3, OK)
+                .close(c, 3);
+        }),
         case("fd-reuse-after-close", |t| {
             t.accept(s, 5, Some("10.0.0.7:40000"), None)
                 .getsockname(s, 5, API)

@@ -23,6 +23,9 @@ const NEEDS_DOCKER: &str = "needs Docker; run via scripts/test.sh";
 pub struct Cleanup {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
+    /// `--cgroup-parent` directories Docker made for the test (it leaves them):
+    /// removed, empty, from every cgroup hierarchy once the containers are gone.
+    pub cgroup_parents: Vec<String>,
 }
 
 impl Drop for Cleanup {
@@ -32,6 +35,16 @@ impl Drop for Cleanup {
         }
         for n in &self.networks {
             let _ = Command::new(DOCKER).args(["network", "rm", n]).output();
+        }
+        for parent in &self.cgroup_parents {
+            let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+                continue;
+            };
+            for h in hierarchies.flatten() {
+                let dir = h.path().join(parent);
+                let _ = std::fs::remove_dir(&dir);
+            }
+            let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(parent));
         }
     }
 }
@@ -250,6 +263,70 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
     .expect("an event for a short-lived container");
     assert_eq!(first.action, ContainerAction::Created);
     assert!(first.container.cgroup_id.is_some(), "{first:?}");
+
+    drop(rx);
+    tokio::time::timeout(Duration::from_secs(3), watcher)
+        .await
+        .expect("the watcher stops once nobody listens")
+        .unwrap();
+}
+
+/// A container started under a `--cgroup-parent` after the watch began makes
+/// the watcher follow that parent too: the next container there is announced
+/// from its cgroup's creation (`Created`), before Docker's `start`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker; run via scripts/test.sh"]
+async fn a_cgroup_parent_first_seen_at_a_start_is_watched_from_then_on() {
+    build_images();
+    let mut cleanup = Cleanup::default();
+    let parent = unique("s16bounded-parent");
+    cleanup.cgroup_parents.push(parent.clone());
+    let docker_client = Docker::connect().await.expect(NEEDS_DOCKER);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let watcher = tokio::spawn(watch(docker_client, tx));
+    let run_under_parent = |cleanup: &mut Cleanup| {
+        let name = unique("s16bounded-child");
+        cleanup.containers.push(name.clone());
+        let id = docker(&[
+            "create",
+            "--name",
+            &name,
+            "--cgroup-parent",
+            &format!("/{parent}"),
+            "-v",
+            "/usr:/usr:ro",
+            IMAGE,
+            "/usr/bin/sleep",
+            "300",
+        ]);
+        docker(&["start", &name]);
+        id.trim().to_string()
+    };
+    // The watcher's listing is done once Docker's events reach it: wait for the
+    // first container's `start`, which is how the watcher learns the parent.
+    let first = run_under_parent(&mut cleanup);
+    let seen = next_matching(
+        &mut rx,
+        |e| e.container.id == first,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("an event for the first container");
+    assert_eq!(
+        seen.action,
+        ContainerAction::Start,
+        "the parent was not watched before: {seen:?}"
+    );
+    let second = run_under_parent(&mut cleanup);
+    let seen = next_matching(
+        &mut rx,
+        |e| e.container.id == second,
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("an event for the second container");
+    assert_eq!(seen.action, ContainerAction::Created, "{seen:?}");
+    assert!(seen.container.cgroup_id.is_some(), "{seen:?}");
 
     drop(rx);
     tokio::time::timeout(Duration::from_secs(3), watcher)
