@@ -1,15 +1,22 @@
 //! sendfile bodies: a sendfile record names the file and the byte range it sent;
 //! here, still on the capture thread and before anything records the event, the
 //! range is read back from the file, but only when the file is provably the one
-//! the kernel read: the path the kernel walked, under the process's root, must
-//! still be that device and inode with that size and mtime. Anything else leaves
-//! the record counted and `truncated`.
+//! the kernel read: the file found at the path the kernel walked must still be
+//! that device and inode with that size and mtime. Anything else leaves the record
+//! counted and `truncated`.
+//!
+//! The path is looked up below the process's root while the process lives. The
+//! capture thread reads the ring late (by its poll interval, more under load), so
+//! a short-lived server is often gone by then; the path is then looked up below
+//! flowtap's own root, which is the same tree for every process on the host that
+//! was not chrooted or containerised. Where the path is looked up proves nothing
+//! and needs to prove nothing: the identity check does.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::bytes::Bytes;
 use crate::event::Data;
@@ -67,20 +74,15 @@ fn user_dev(kernel: u64) -> u64 {
     libc::makedev((kernel >> 20) as u32, (kernel & 0xfffff) as u32)
 }
 
-/// Fills `data`'s payload with up to `max_payload` of the bytes `src` says it
-/// sent, when the file is provably unchanged. On error `data` is untouched.
-pub fn fill(data: &mut Data, src: &FileSource, max_payload: u32) -> Result<(), FillError> {
-    let want = data.count.min(u64::from(max_payload));
-    if want == 0 {
-        return Err(FillError::NothingWanted);
-    }
-    let path = PathBuf::from(format!("/proc/{}/root", data.task.pid)).join(&src.path);
+/// Opens `src.path` below `root` when it is the very file the kernel sent from:
+/// a regular file with that device, inode, size and mtime.
+fn open_same(root: &Path, src: &FileSource) -> Result<File, FillError> {
     let file = File::options()
         .read(true)
         // No FIFO at that path can block the capture thread, and no symlink
         // leads elsewhere (the walk only names real entries).
         .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
-        .open(&path)
+        .open(root.join(&src.path))
         .map_err(FillError::Open)?;
     let meta = file.metadata().map_err(FillError::Open)?;
     let same = meta.is_file()
@@ -89,12 +91,29 @@ pub fn fill(data: &mut Data, src: &FileSource, max_payload: u32) -> Result<(), F
         && meta.size() == src.size
         && meta.mtime() == src.mtime_sec
         && meta.mtime_nsec() == i64::from(src.mtime_nsec);
-    if !same {
-        return Err(FillError::Changed);
+    if same {
+        Ok(file)
+    } else {
+        Err(FillError::Changed)
+    }
+}
+
+/// Fills `data`'s payload with up to `max_payload` of the bytes `src` says it
+/// sent, when the file is provably unchanged. On error `data` is untouched.
+pub fn fill(data: &mut Data, src: &FileSource, max_payload: u32) -> Result<(), FillError> {
+    let want = data.count.min(u64::from(max_payload));
+    if want == 0 {
+        return Err(FillError::NothingWanted);
     }
     if src.offset.saturating_add(want) > src.size {
         return Err(FillError::Changed);
     }
+    let file = match open_same(&PathBuf::from(format!("/proc/{}/root", data.task.pid)), src) {
+        Ok(file) => file,
+        // The process's root is gone with the process, or the path below it no
+        // longer names that file: try flowtap's own root.
+        Err(first) => open_same(Path::new("/"), src).map_err(|_| first)?,
+    };
     let mut buf = vec![0; usize::try_from(want).map_err(|_| FillError::Changed)?];
     file.read_exact_at(&mut buf, src.offset)
         .map_err(FillError::Read)?;
@@ -175,6 +194,32 @@ mod tests {
         let mut d = sendfile_of(4);
         fill(&mut d, &source_of(&path, 3), 2).unwrap();
         assert_eq!((d.payload.as_slice(), d.truncated), (&b"34"[..], true));
+    }
+
+    #[test]
+    fn the_file_of_a_process_gone_is_found_below_flowtaps_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("body");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let mut d = sendfile_of(10);
+        d.task.pid = gone.id();
+        assert!(!Path::new(&format!("/proc/{}", gone.id())).exists());
+        fill(&mut d, &source_of(&path, 0), 1 << 20).unwrap();
+        assert_eq!(
+            (d.payload.as_slice(), d.truncated),
+            (&b"0123456789"[..], false)
+        );
+        // Found there, it still has to be the very file.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"0123456789").unwrap();
+        let mut d = sendfile_of(10);
+        d.task.pid = gone.id();
+        let mut stale = source_of(&path, 0);
+        stale.ino ^= 1;
+        assert!(fill(&mut d, &stale, 1 << 20).is_err());
+        assert!(d.truncated && d.payload.is_empty());
     }
 
     #[test]

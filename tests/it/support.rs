@@ -116,6 +116,19 @@ impl LiveCapture {
     }
 
     /// Stops it with SIGINT and returns its exit status and everything it wrote to stderr.
+    /// Stops flowtap (SIGSTOP): the kernel side goes on filling the ring buffer,
+    /// and nothing reads it until [`resume`](Self::resume).
+    pub fn pause(&self) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+    }
+
+    /// Lets flowtap go on (SIGCONT) after [`pause`](Self::pause).
+    pub fn resume(&self) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     pub fn stop(mut self) -> (ExitStatus, String) {
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };

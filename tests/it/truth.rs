@@ -34,6 +34,15 @@ pub fn run(program: &str, scenario: &str, flags: &[&str]) -> Run {
 
 /// As [`run`], for a harness already started (the caller holds `privileged()`).
 pub fn run_harness(harness: Harness, flags: &[&str]) -> Run {
+    run_harness_with(harness, flags, |_, harness| harness.go())
+}
+
+/// As [`run_harness`], with `go` running the scenario beside the live capture.
+fn run_harness_with(
+    harness: Harness,
+    flags: &[&str],
+    go: impl FnOnce(&LiveCapture, Harness) -> Value,
+) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let (flows, trace) = (dir.path().join("flows.jsonl"), dir.path().join("t.jsonl"));
     let pid = harness.pid().to_string();
@@ -48,7 +57,7 @@ pub fn run_harness(harness: Harness, flags: &[&str]) -> Run {
     ];
     args.extend_from_slice(flags);
     let live = LiveCapture::start(&args);
-    let result = harness.go();
+    let result = go(&live, harness);
     let (status, stderr) = live.stop();
     assert!(status.success(), "capture failed: {status}\n{stderr}");
     assert!(stderr.contains("0 events lost"), "{stderr}");
@@ -380,7 +389,14 @@ fn go_file_server_frames_every_exchange() {
         .arg(crate::support::repo_root().join("tests/programs/truth.py"))
         .arg("gofiles")
         .env("FT_GO", &server);
-    let run = run_harness(Harness::spawn(harness), &[]);
+    // flowtap is stopped while the scenario runs, so the server has exited
+    // before a single sendfile record is read: its files are found all the same.
+    let run = run_harness_with(Harness::spawn(harness), &[], |live, harness| {
+        live.pause();
+        let result = harness.go();
+        live.resume();
+        result
+    });
     check_file_flows(&run, "firstuse");
 }
 
