@@ -38,6 +38,10 @@ pub struct Limits {
     pub hold_complete_for: Nanos,
     /// Captured bytes held back across all sockets; over it the oldest are released.
     pub max_held_bytes: usize,
+    /// Bytes waiting in all sockets' reorder windows (each also bounded by
+    /// [`REORDER_MAX_BYTES`]); over it the oldest waiting record goes on after
+    /// its gap, and the gap is counted.
+    pub max_ordering_bytes: usize,
     /// Sockets tracked at once; over it the least recently active is dropped.
     pub max_sockets: usize,
     /// A socket with no events for this long is dropped.
@@ -53,6 +57,7 @@ impl Default for Limits {
             hold_for: 1_000_000_000,
             hold_complete_for: 10_000_000,
             max_held_bytes: 8 << 20,
+            max_ordering_bytes: 16 << 20,
             max_sockets: 65_536,
             idle_after: 300 * 1_000_000_000,
             // About 100 bytes each (a TLS server name adds its length).
@@ -136,6 +141,8 @@ type Key = (u32, i32);
 #[derive(Debug, Default)]
 struct Held {
     bytes: usize,
+    /// Bytes waiting in reorder windows, after release.
+    ordering: usize,
     /// (held_since, generation, key).
     by_age: BTreeSet<(Nanos, u64, Key)>,
 }
@@ -228,6 +235,7 @@ impl Sockets {
             | Event::Loss { .. }
             | Event::Overflow { .. } => {}
         }
+        self.enforce_ordering_cap(out);
     }
 
     /// Applies deadlines and idle ageing up to `now` (event time, CLOCK_MONOTONIC).
@@ -255,7 +263,7 @@ impl Sockets {
             // peek: a deadline is not activity, and must not refresh the LRU.
             if let Some(s) = self.sockets.peek_mut(&key) {
                 if s.info.id.generation == generation {
-                    Self::expire_order(s, now, out);
+                    Self::expire_order(s, now, &mut self.held, out);
                 }
             }
             self.watch_order(key);
@@ -269,6 +277,7 @@ impl Sockets {
                 self.end(key, EndReason::AgedOut, out);
             }
         }
+        self.enforce_ordering_cap(out);
     }
 
     /// Releases and ends every socket, oldest first. Returns how many were still
@@ -381,7 +390,7 @@ impl Sockets {
             tls,
         };
         if s.released {
-            Self::emit(s, held, out);
+            Self::emit(s, held, &mut self.held, out);
             self.watch_order(key);
             return;
         }
@@ -476,7 +485,7 @@ impl Sockets {
             return;
         }
         Self::release(&mut s, &mut self.held, out);
-        Self::flush_order(&mut s, out);
+        Self::flush_order(&mut s, &mut self.held, out);
         self.order_stats.add(&s.order_stats);
         out.push(Released::End {
             id: s.info.id,
@@ -534,15 +543,15 @@ impl Sockets {
                 .remove(&(since, s.info.id.generation, (s.info.id.pid, s.info.id.fd)));
         }
         while let Some(d) = s.held.pop_front() {
-            Self::emit(s, d, out);
+            Self::emit(s, d, held, out);
         }
     }
 
-    fn emit(s: &mut Socket, d: HeldData, out: &mut Vec<Released>) {
+    fn emit(s: &mut Socket, d: HeldData, held: &mut Held, out: &mut Vec<Released>) {
         if let Some(library) = d.tls {
             // What waits is ciphertext from before; plaintext positions are a
             // stream of their own.
-            Self::flush_order(s, out);
+            Self::flush_order(s, held, out);
             s.order = Default::default();
             out.push(Released::Tls {
                 id: s.info.id,
@@ -554,24 +563,62 @@ impl Sockets {
         if s.order.passes(&d) {
             return Self::send_data(s.info.id, d, out);
         }
-        let mut ordered = Vec::new();
         let now = d.ts;
-        s.order.push(d, now, &mut s.order_stats, &mut ordered);
-        Self::send_ordered(s, &mut ordered, out);
+        Self::in_window(s, held, out, |order, stats, ordered| {
+            order.push(d, now, stats, ordered)
+        });
     }
 
     /// Event time reached `now`: records that waited too long go, after their gap.
-    fn expire_order(s: &mut Socket, now: Nanos, out: &mut Vec<Released>) {
-        let mut ordered = Vec::new();
-        s.order.expire(now, &mut s.order_stats, &mut ordered);
-        Self::send_ordered(s, &mut ordered, out);
+    fn expire_order(s: &mut Socket, now: Nanos, held: &mut Held, out: &mut Vec<Released>) {
+        Self::in_window(s, held, out, |order, stats, ordered| {
+            order.expire(now, stats, ordered)
+        });
     }
 
     /// Everything the window holds goes, in order, with the gaps between.
-    fn flush_order(s: &mut Socket, out: &mut Vec<Released>) {
+    fn flush_order(s: &mut Socket, held: &mut Held, out: &mut Vec<Released>) {
+        Self::in_window(s, held, out, |order, stats, ordered| {
+            order.flush(stats, ordered)
+        });
+    }
+
+    /// Runs `f` on the socket's window, keeps the count of all windows' bytes,
+    /// and hands on what the window let go.
+    fn in_window(
+        s: &mut Socket,
+        held: &mut Held,
+        out: &mut Vec<Released>,
+        f: impl FnOnce(&mut reorder::Reorder, &mut ReorderStats, &mut Vec<Ordered>),
+    ) {
         let mut ordered = Vec::new();
-        s.order.flush(&mut s.order_stats, &mut ordered);
+        let before = s.order.bytes();
+        f(&mut s.order, &mut s.order_stats, &mut ordered);
+        held.ordering = held.ordering - before + s.order.bytes();
         Self::send_ordered(s, &mut ordered, out);
+    }
+
+    /// Over `max_ordering_bytes`: the windows waiting longest give up, oldest
+    /// record first.
+    fn enforce_ordering_cap(&mut self, out: &mut Vec<Released>) {
+        while self.held.ordering > self.limits.max_ordering_bytes {
+            let Some(&(_, generation, key)) = self.order_deadlines.first() else {
+                return;
+            };
+            match self.sockets.peek_mut(&key) {
+                Some(s) if s.info.id.generation == generation && s.order.bytes() > 0 => {
+                    // Each round lets at least one record go: the loop ends.
+                    Self::in_window(s, &mut self.held, out, |order, stats, ordered| {
+                        order.give_up(stats, ordered)
+                    });
+                }
+                // Stale: the socket ended, or its window emptied since.
+                _ => {
+                    self.order_deadlines.pop_first();
+                }
+            }
+            self.watch_order(key);
+        }
     }
 
     fn send_ordered(s: &Socket, ordered: &mut Vec<Ordered>, out: &mut Vec<Released>) {

@@ -14,9 +14,15 @@ use crate::event::{Direction, Nanos};
 use super::socket::HeldData;
 
 /// Bytes a socket's window holds before its oldest record goes on after a gap.
-pub const REORDER_MAX_BYTES: usize = 256 << 10;
-/// Event time a record may wait for the ones before it.
-pub const REORDER_MAX_WAIT: Nanos = 50_000_000;
+/// The bytes missing are almost always on their way: the thread that took their
+/// positions was stopped between that and its ring-buffer write (preempted, or its
+/// vCPU descheduled), while another thread wrote on at loopback speed. A CI run
+/// saw 256 KiB overrun that way with nothing lost; the windows of all sockets
+/// together are bounded by [`Limits::max_ordering_bytes`](super::Limits).
+pub const REORDER_MAX_BYTES: usize = 4 << 20;
+/// Event time a record may wait for the ones before it: long enough for a stopped
+/// thread to run again, and below the hold-back's 1 s.
+pub const REORDER_MAX_WAIT: Nanos = 500_000_000;
 /// What one waiting record costs beyond its payload.
 const RECORD_OVERHEAD: usize = 64;
 /// Gaps remembered, so that a record arriving after its gap was declared is
@@ -125,6 +131,17 @@ impl Reorder {
         while self.deadline().is_some_and(|d| d <= now) {
             self.give_up_once(stats, out);
         }
+    }
+
+    /// Bytes waiting, with what each record costs beyond its payload.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Over the budget of all windows: the oldest waiting record goes, after
+    /// the gap before it, and what can follow it.
+    pub fn give_up(&mut self, stats: &mut ReorderStats, out: &mut Vec<Ordered>) {
+        self.give_up_once(stats, out);
     }
 
     /// Everything waiting goes, in order, with the gaps between.

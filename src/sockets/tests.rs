@@ -355,11 +355,12 @@ fn the_window_gives_up_past_its_bytes_and_drops_what_comes_late() {
     let mut sockets = Sockets::new(Limits::default());
     let big = vec![b'x'; 64 << 10];
     let mut events = vec![accept(1, 5, true), getsockname(2, 5), data(3, 5, 0, b"ab")];
-    // Position 2..10 never comes in time; five 64 KiB records pass the window.
-    for i in 0..5u64 {
+    // Position 2..10 never comes in time; 64 KiB records pass the window.
+    let records = (REORDER_MAX_BYTES / big.len() + 1) as u64;
+    for i in 0..records {
         events.push(data(4 + i, 5, 10 + i * (64 << 10), &big));
     }
-    events.push(data(20, 5, 2, b"12345678"));
+    events.push(data(4 + records, 5, 2, b"12345678"));
     let out = run(&mut sockets, &events);
     let gaps: Vec<_> = out
         .iter()
@@ -370,7 +371,7 @@ fn the_window_gives_up_past_its_bytes_and_drops_what_comes_late() {
         .collect();
     assert_eq!(gaps, vec![Some(8)]);
     // Past the budget the first waiting record went, and the rest followed it.
-    assert_eq!(directed(&out).len(), 6);
+    assert_eq!(directed(&out).len() as u64, records + 1);
     let stats = sockets.reorder_stats();
     assert_eq!((stats.late_records, stats.late_bytes), (1, 8));
 }
@@ -642,4 +643,35 @@ proptest! {
         };
         prop_assert_eq!(plain, ticked);
     }
+}
+
+#[test]
+fn over_the_budget_of_all_windows_the_one_waiting_longest_gives_up() {
+    // Each waiting record costs its payload and 64 bytes: two do not fit.
+    let limits = Limits {
+        max_ordering_bytes: 200,
+        ..Limits::default()
+    };
+    let mut sockets = Sockets::new(limits);
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            accept(3, 6, true),
+            getsockname(4, 6),
+            data(5, 5, 10, &[b'a'; 50]),
+            data(6, 6, 10, &[b'b'; 50]),
+        ],
+    );
+    let gaps: Vec<_> = out
+        .iter()
+        .filter_map(|r| match r {
+            Released::Gap { id, lost, .. } => Some((id.fd, *lost)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gaps, vec![(5, Some(10))]);
+    assert_eq!(directed(&out), vec![(Direction::Recv, vec![b'a'; 50])]);
+    assert_eq!(sockets.reorder_stats().gaps, 1);
 }

@@ -80,15 +80,23 @@ impl Tmux {
 
     /// Waits until every needle is in the pane; the pane on failure.
     fn wait_for(&self, needles: &[&str]) -> String {
+        self.wait_until(&format!("{needles:?}"), |pane| {
+            needles.iter().all(|n| pane.contains(n))
+        })
+    }
+
+    /// Waits until the pane (without escapes) satisfies `done`; `what` and the
+    /// pane on failure.
+    fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let pane = self.pane(false);
-            if needles.iter().all(|n| pane.contains(n)) {
+            if done(&pane) {
                 return pane;
             }
             assert!(
                 Instant::now() < deadline,
-                "never saw {needles:?} in the pane:\n{pane}"
+                "never saw {what} in the pane:\n{pane}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -178,15 +186,19 @@ fn the_view_shows_live_exchanges_in_a_terminal_and_a_summary_at_ctrl_c() {
     // Ctrl-C: the summary per service pair, and the shell's prompt back.
     tmux.keys(&["C-c"]);
     let summary = format!("curl → {server}: 4 requests (2xx 3, 4xx 1), p50 ");
-    let pane = tmux.wait_for(&[
+    let pane = tmux.wait_until("the prompt back after the view", |pane| {
+        pane.trim_end().ends_with('$')
+    });
+    eprintln!("the pane after Ctrl-C:\n{pane}");
+    for line in [
         "4 exchanges shown, 4 exchanges merged, 0 flows alone",
         &summary,
-    ]);
-    eprintln!("the pane after Ctrl-C:\n{pane}");
-    assert!(
-        pane.trim_end().ends_with('$'),
-        "prompt back after the view:\n{pane}"
-    );
+    ] {
+        assert!(
+            pane.contains(line),
+            "no {line:?} before the prompt:\n{pane}"
+        );
+    }
     let (status, stderr) = live.stop();
     assert!(status.success(), "{stderr}");
 
@@ -252,11 +264,14 @@ fn the_view_follows_the_running_demo_by_compose_service() {
         "{pane}"
     );
     tmux.keys(&["C-c"]);
-    let pane = tmux.wait_for(&["client → api: ", "client → proxy: "]);
-    assert!(
-        pane.trim_end().ends_with('$'),
-        "prompt back after the view:\n{pane}"
-    );
+    // The summary is printed before the view exits, and the shell's prompt
+    // only after: wait for the prompt, then check what came before it.
+    let pane = tmux.wait_until("the prompt back after the view", |pane| {
+        pane.trim_end().ends_with('$')
+    });
+    for pair in ["client → api: ", "client → proxy: "] {
+        assert!(pane.contains(pair), "no summary for {pair:?}:\n{pane}");
+    }
     let (status, stderr) = live.stop();
     assert!(status.success(), "{stderr}");
 }
