@@ -59,6 +59,9 @@ enum ft_syscall {
 	/* The same from Go's crypto/tls: (*Conn).Read returned, (*Conn).Write was called. */
 	FT_SYS_GOTLS_READ = 34,
 	FT_SYS_GOTLS_WRITE = 35,
+	/* The same from BoringSSL's SSL_read/SSL_write (the OpenSSL API, another library). */
+	FT_SYS_BORINGSSL_READ = 36,
+	FT_SYS_BORINGSSL_WRITE = 37,
 };
 
 struct ft_header {

@@ -60,7 +60,7 @@ struct ssl_call {
 	__u64 buf;
 	__u64 len_out; /* _ex: where the byte count is written; 0 for SSL_read/SSL_write */
 	__s32 fd;      /* -1 until a nested syscall names it */
-	__u32 op;      /* FT_SYS_SSL_READ, FT_SYS_SSL_WRITE, or OP_HANDSHAKE */
+	__u32 op;      /* FT_SYS_{SSL,BORINGSSL}_{READ,WRITE}, or OP_HANDSHAKE */
 };
 
 /* A handshake call: it only teaches the SSL* -> fd cache (a request that came
@@ -242,7 +242,10 @@ static __always_inline int emit_plaintext(__u64 id, __s32 fd, __u32 op, __u64 bu
 		if (!pos)
 			return 0;
 	}
-	__u32 dir = op == FT_SYS_SSL_WRITE || op == FT_SYS_GOTLS_WRITE ? 0 : 1;
+	__u32 dir = op == FT_SYS_SSL_WRITE || op == FT_SYS_BORINGSSL_WRITE ||
+				    op == FT_SYS_GOTLS_WRITE ?
+			    0 :
+			    1;
 	__u32 zero = 0;
 	struct emit_state *s = bpf_map_lookup_elem(&tls_walks, &zero);
 	if (!s)
@@ -313,32 +316,44 @@ static __always_inline int ssl_exit(long ret)
 	return emit_plaintext(id, c.fd, c.op, c.buf, n);
 }
 
+/*
+ * Which library a libssl probe is in: its cookie is that library's read code,
+ * FT_SYS_SSL_READ (OpenSSL) or FT_SYS_BORINGSSL_READ, set by
+ * src/capture/tls/mod.rs; its write code is the one after it.
+ */
+static __always_inline __u32 ssl_op(struct pt_regs *ctx, bool write)
+{
+	__u32 read = bpf_get_attach_cookie(ctx) == FT_SYS_BORINGSSL_READ ? FT_SYS_BORINGSSL_READ :
+									   FT_SYS_SSL_READ;
+	return write ? read + 1 : read;
+}
+
 /* int SSL_read(SSL *ssl, void *buf, int num) */
 SEC("uprobe")
 int BPF_UPROBE(ssl_read_enter, void *ssl, void *buf)
 {
-	return ssl_enter(FT_SYS_SSL_READ, (__u64)ssl, (__u64)buf, 0);
+	return ssl_enter(ssl_op(ctx, false), (__u64)ssl, (__u64)buf, 0);
 }
 
 /* int SSL_write(SSL *ssl, const void *buf, int num) */
 SEC("uprobe")
 int BPF_UPROBE(ssl_write_enter, void *ssl, void *buf)
 {
-	return ssl_enter(FT_SYS_SSL_WRITE, (__u64)ssl, (__u64)buf, 0);
+	return ssl_enter(ssl_op(ctx, true), (__u64)ssl, (__u64)buf, 0);
 }
 
 /* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
 SEC("uprobe")
 int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *out)
 {
-	return ssl_enter(FT_SYS_SSL_READ, (__u64)ssl, (__u64)buf, (__u64)out);
+	return ssl_enter(ssl_op(ctx, false), (__u64)ssl, (__u64)buf, (__u64)out);
 }
 
 /* int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written) */
 SEC("uprobe")
 int BPF_UPROBE(ssl_write_ex_enter, void *ssl, void *buf, size_t num, size_t *out)
 {
-	return ssl_enter(FT_SYS_SSL_WRITE, (__u64)ssl, (__u64)buf, (__u64)out);
+	return ssl_enter(ssl_op(ctx, true), (__u64)ssl, (__u64)buf, (__u64)out);
 }
 
 /* int SSL_do_handshake(SSL *ssl), SSL_accept(SSL *ssl), SSL_connect(SSL *ssl) */

@@ -56,6 +56,10 @@ NEEDS=(
   # A client linked statically against libssl.a, built at test time.
   "cc gcc"
   "/usr/lib/x86_64-linux-gnu/libssl.a libssl-dev"
+  # The same client built against Debian's BoringSSL (libssl.so.0, another
+  # library under the same name).
+  "/usr/lib/x86_64-linux-gnu/android/libssl.so.0 android-libboringssl"
+  "/usr/include/android/openssl/ssl.h android-libboringssl-dev"
 )
 
 # Docker only when the machine has none: installing docker.io beside Docker CE

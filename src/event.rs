@@ -214,6 +214,10 @@ pub enum Syscall {
     GoTlsRead,
     /// Plaintext handed to Go's `crypto/tls.(*Conn).Write`.
     GoTlsWrite,
+    /// Plaintext BoringSSL's `SSL_read` returned (positions as for `SslRead`).
+    BoringsslRead,
+    /// Plaintext handed to BoringSSL's `SSL_write`.
+    BoringsslWrite,
 }
 
 /// The TLS library whose calls gave plaintext.
@@ -221,6 +225,8 @@ pub enum Syscall {
 #[serde(rename_all = "lowercase")]
 pub enum TlsLibrary {
     Openssl,
+    /// Google's OpenSSL fork: the same API, another library.
+    Boringssl,
     /// Go's own crypto/tls.
     Go,
 }
@@ -236,7 +242,8 @@ impl Syscall {
             | Syscall::SpliceTo
             | Syscall::Sendmmsg
             | Syscall::SslWrite
-            | Syscall::GoTlsWrite => Direction::Send,
+            | Syscall::GoTlsWrite
+            | Syscall::BoringsslWrite => Direction::Send,
             Syscall::Read
             | Syscall::Readv
             | Syscall::Recvfrom
@@ -244,7 +251,8 @@ impl Syscall {
             | Syscall::SpliceFrom
             | Syscall::Recvmmsg
             | Syscall::SslRead
-            | Syscall::GoTlsRead => Direction::Recv,
+            | Syscall::GoTlsRead
+            | Syscall::BoringsslRead => Direction::Recv,
         }
     }
 
@@ -253,6 +261,7 @@ impl Syscall {
     pub fn tls_library(self) -> Option<TlsLibrary> {
         match self {
             Syscall::SslRead | Syscall::SslWrite => Some(TlsLibrary::Openssl),
+            Syscall::BoringsslRead | Syscall::BoringsslWrite => Some(TlsLibrary::Boringssl),
             Syscall::GoTlsRead | Syscall::GoTlsWrite => Some(TlsLibrary::Go),
             _ => None,
         }
@@ -278,6 +287,8 @@ impl fmt::Display for Syscall {
             Syscall::SslWrite => "ssl_write",
             Syscall::GoTlsRead => "go_tls_read",
             Syscall::GoTlsWrite => "go_tls_write",
+            Syscall::BoringsslRead => "boringssl_read",
+            Syscall::BoringsslWrite => "boringssl_write",
         };
         f.write_str(name)
     }

@@ -206,6 +206,8 @@ fn syscall(raw: u32) -> Result<Syscall, DecodeError> {
         ft_syscall::FT_SYS_SSL_WRITE => Syscall::SslWrite,
         ft_syscall::FT_SYS_GOTLS_READ => Syscall::GoTlsRead,
         ft_syscall::FT_SYS_GOTLS_WRITE => Syscall::GoTlsWrite,
+        ft_syscall::FT_SYS_BORINGSSL_READ => Syscall::BoringsslRead,
+        ft_syscall::FT_SYS_BORINGSSL_WRITE => Syscall::BoringsslWrite,
         ft_syscall(other) => return Err(DecodeError::UnknownSyscall(other)),
     })
 }

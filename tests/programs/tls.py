@@ -2,15 +2,15 @@
 """HTTPS exchanges for flowtap's TLS tests: nginx with TLS on loopback, called by
 curl and by Python's http.client and urllib.
 
-Usage: tls.py [--server-after] [--node] [--h2] [--static CLIENT [--late]]
+Usage: tls.py [--server-after] [--node] [--h2] [--client CLIENT [--late]]
 It makes a CA and a server certificate with the openssl CLI in a temp dir, starts
 nginx (or, with --server-after, waits to), prints "waiting", blocks until a line
 arrives on stdin (so the test can start flowtap capture --pid on it first), runs
 the clients, stops nginx and prints one JSON object describing what it did.
 With --node a Node.js client makes one more request (GET /node). With --h2
 nginx offers HTTP/2 (ALPN h2) and only `curl --http2` calls it (GET /hello and
-a 404 on one connection). With --static CLIENT only that program calls (a
-statically linked tests/programs/static_tls_client.c), started before "waiting"
+a 404 on one connection). With --client CLIENT only that program calls (a
+tests/programs/tls_client.c, linked statically or against BoringSSL), started before "waiting"
 so that it is already running when capture starts; with --late as well, it
 is started under capture instead and given a second (flowtap attaches to a new
 executable shortly after its exec) before it connects.
@@ -105,17 +105,17 @@ def main():
     make_certs(d)
     port = free_port()
     nginx = None if server_after else start_nginx(d, port)
-    static = sys.argv[sys.argv.index("--static") + 1] if "--static" in sys.argv else None
+    program = sys.argv[sys.argv.index("--client") + 1] if "--client" in sys.argv else None
     late = "--late" in sys.argv
 
     def start_client():
-        return subprocess.Popen([static, str(port), f"{d}/ca.crt"], stdin=subprocess.PIPE,
+        return subprocess.Popen([program, str(port), f"{d}/ca.crt"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE)
 
-    client = start_client() if static and not late else None
+    client = start_client() if program and not late else None
     print("waiting", flush=True)
     sys.stdin.readline()
-    if static and late:
+    if program and late:
         client = start_client()
         time.sleep(1)
     if server_after:
@@ -125,8 +125,8 @@ def main():
     if client:
         out, _ = client.communicate(b"go\n", timeout=60)
         if client.returncode != 0:
-            raise SystemExit(f"static client failed: {client.returncode}")
-        said["static"] = out.decode()
+            raise SystemExit(f"tls_client failed: {client.returncode}")
+        said["tls_client"] = out.decode()
         nginx.send_signal(signal.SIGQUIT)
         nginx.wait(timeout=30)
         print(json.dumps({"port": port, "said": said}), flush=True)

@@ -11,14 +11,16 @@ pub struct MappedLibrary {
     pub path: String,
 }
 
-/// Whether a file name is OpenSSL's libssl (`libssl.so.3`, `libssl.so.1.1`);
-/// NSS's `libssl3.so` is another library.
-pub fn is_openssl_libssl(file_name: &str) -> bool {
+/// Whether a file name is a libssl with the OpenSSL API: OpenSSL's
+/// (`libssl.so.3`, `libssl.so.1.1`) or Debian's BoringSSL (`libssl.so.0`),
+/// told apart by their symbols (`symbols.rs`). NSS's `libssl3.so` is another
+/// library.
+pub fn is_libssl_name(file_name: &str) -> bool {
     file_name.starts_with("libssl.so")
 }
 
 /// The distinct libssl files in the text of a `/proc/PID/maps`.
-pub fn openssl_libraries(maps: &str) -> Vec<MappedLibrary> {
+pub fn libssl_files(maps: &str) -> Vec<MappedLibrary> {
     let mut out: Vec<MappedLibrary> = Vec::new();
     for line in maps.lines() {
         let mut fields = line.split_whitespace();
@@ -41,7 +43,7 @@ pub fn openssl_libraries(maps: &str) -> Vec<MappedLibrary> {
             continue;
         }
         let name = path.rsplit('/').next().unwrap_or("");
-        if !is_openssl_libssl(name) {
+        if !is_libssl_name(name) {
             continue;
         }
         if out.iter().any(|l| l.dev == dev && l.inode == inode) {
@@ -72,7 +74,7 @@ mod tests {
 
     #[test]
     fn finds_each_libssl_once_and_nothing_else() {
-        let libs = openssl_libraries(MAPS);
+        let libs = libssl_files(MAPS);
         assert_eq!(
             libs,
             vec![
@@ -92,6 +94,6 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_skipped() {
-        assert!(openssl_libraries("garbage\n1 2 3 4 x /libssl.so.3\n").is_empty());
+        assert!(libssl_files("garbage\n1 2 3 4 x /libssl.so.3\n").is_empty());
     }
 }

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
-use symbols::{embedded_tls, Embedded};
+use symbols::{ssl_library_in, SslLibrary};
 
 use super::loader::{CaptureConfig, CaptureError, Scope};
+use super::skel::types::ft_syscall;
 use super::skel::FlowtapSkel;
 use skel::{TlsSkel, TlsSkelBuilder};
 
-use maps::{is_openssl_libssl, openssl_libraries};
+use maps::{is_libssl_name, libssl_files};
 
 /// Where a host's own libssl lives; attached at start, so that a short-lived
 /// process using it (curl) is covered before any rescan could see it.
@@ -59,7 +60,7 @@ pub struct TlsProbes<'obj> {
     attached: HashSet<(u64, u64)>,
     refused: HashSet<(u64, u64)>,
     /// Executables (device, inode) read, and the TLS library linked into each.
-    executables: HashMap<(u64, u64), Option<Embedded>>,
+    executables: HashMap<(u64, u64), Option<SslLibrary>>,
     known_pids: HashSet<u32>,
     reported_pids: HashSet<u32>,
     rounds: u64,
@@ -131,7 +132,7 @@ impl<'obj> TlsProbes<'obj> {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                if is_openssl_libssl(&name.to_string_lossy()) {
+                if is_libssl_name(&name.to_string_lossy()) {
                     // A host library is only a head start: failing here says nothing yet.
                     let _ = probes.attach_library(&entry.path());
                 }
@@ -279,7 +280,7 @@ impl<'obj> TlsProbes<'obj> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
             return;
         };
-        let libs = openssl_libraries(&text);
+        let libs = libssl_files(&text);
         if libs.is_empty() && is_node(pid) {
             self.report(
                 pid,
@@ -326,33 +327,42 @@ impl<'obj> TlsProbes<'obj> {
                 if self.executables.len() >= EXECUTABLES_MAX {
                     self.executables.clear();
                 }
-                let found = embedded_tls(&exe);
+                let found = ssl_library_in(&exe);
                 self.executables.insert(key, found);
                 found
             }
         };
         match embedded {
             None => Ok(()),
-            Some(Embedded::Openssl) => self
+            Some(library) => self
                 .attach_library(&exe)
-                .map_err(|why| format!("its executable links OpenSSL statically, but {why}")),
-            Some(Embedded::Boringssl) => {
-                Err("its executable links BoringSSL, which flowtap does not hook yet".into())
-            }
+                .map_err(|why| format!("its executable links {library} statically, but {why}")),
         }
     }
 
     /// Attaches the entry and return probes to one libssl (or an executable
-    /// with OpenSSL inside), once per file.
+    /// with OpenSSL or BoringSSL inside), once per file.
     fn attach_library(&mut self, path: &Path) -> Result<(), String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot open it ({e})"))?;
         let key = (meta.dev(), meta.ino());
         if self.attached.contains(&key) {
             return Ok(());
         }
+        let no_symbols = || "it has no SSL_read/SSL_write symbols".to_string();
         if self.refused.contains(&key) {
-            return Err("it has no SSL_read/SSL_write symbols".into());
+            return Err(no_symbols());
         }
+        let Some(library) = ssl_library_in(path) else {
+            self.refused.insert(key);
+            return Err(no_symbols());
+        };
+        // The entry probes label their plaintext by the library: the cookie is
+        // its read code (bpf/tls.bpf.c, ssl_op).
+        let cookie = match library {
+            SslLibrary::Openssl => ft_syscall::FT_SYS_SSL_READ,
+            SslLibrary::Boringssl => ft_syscall::FT_SYS_BORINGSSL_READ,
+        };
+        let cookie = u64::from(cookie.0);
         let progs = &self.skel.progs;
         let mut links = Vec::new();
         // SSL_read and SSL_write must be there; the _ex pair came with OpenSSL 1.1.1.
@@ -375,6 +385,7 @@ impl<'obj> TlsProbes<'obj> {
                     UprobeOpts {
                         retprobe,
                         func_name: Some(func.to_string()),
+                        cookie,
                         ..Default::default()
                     },
                 )

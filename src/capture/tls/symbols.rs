@@ -1,6 +1,7 @@
-//! Whether an executable has OpenSSL (or BoringSSL) linked into it: its own
-//! `.symtab`/`.dynsym` define `SSL_read` and `SSL_write`. A libssl it merely
-//! imports (an undefined symbol) is found through its maps instead.
+//! Which implementation of the OpenSSL API an ELF file defines: a libssl, or an
+//! executable with OpenSSL or BoringSSL linked into it. Its own
+//! `.symtab`/`.dynsym` define `SSL_read` and `SSL_write`; a libssl an executable
+//! merely imports (an undefined symbol) is found through its maps instead.
 
 use std::fs::File;
 use std::path::Path;
@@ -15,16 +16,26 @@ const BORINGSSL_ONLY: [&str; 3] = [
     "SSL_CTX_set_strict_cipher_list",
 ];
 
-/// Which TLS library an executable carries inside it.
+/// Which library defines the OpenSSL API in a file. Debian's BoringSSL is also
+/// named `libssl.so.0`: the file name alone does not tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Embedded {
+pub enum SslLibrary {
     Openssl,
     Boringssl,
 }
 
-/// The TLS library linked into the ELF file at `path`, if any. Reads only the
+impl std::fmt::Display for SslLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SslLibrary::Openssl => "OpenSSL",
+            SslLibrary::Boringssl => "BoringSSL",
+        })
+    }
+}
+
+/// The TLS library the ELF file at `path` defines, if any. Reads only the
 /// headers and symbol tables, not the whole file (an executable may be large).
-pub fn embedded_tls(path: &Path) -> Option<Embedded> {
+pub fn ssl_library_in(path: &Path) -> Option<SslLibrary> {
     let file = File::open(path).ok()?;
     let cache = ReadCache::new(file);
     let elf = object::File::parse(&cache).ok()?;
@@ -42,8 +53,8 @@ pub fn embedded_tls(path: &Path) -> Option<Embedded> {
     }
     match (read && write, boring) {
         (false, _) => None,
-        (true, false) => Some(Embedded::Openssl),
-        (true, true) => Some(Embedded::Boringssl),
+        (true, false) => Some(SslLibrary::Openssl),
+        (true, true) => Some(SslLibrary::Boringssl),
     }
 }
 
@@ -55,7 +66,7 @@ mod tests {
     fn a_program_that_only_imports_libssl_has_none_inside() {
         // The test binary itself links no TLS library.
         let me = std::env::current_exe().expect("current exe");
-        assert_eq!(embedded_tls(&me), None);
+        assert_eq!(ssl_library_in(&me), None);
     }
 
     #[test]
@@ -65,7 +76,18 @@ mod tests {
             .map(|d| Path::new(d).join("libssl.so.3"))
             .find(|p| p.exists())
             .expect("libssl.so.3 is installed (curl needs it)");
-        assert_eq!(embedded_tls(&lib), Some(Embedded::Openssl));
+        assert_eq!(ssl_library_in(&lib), Some(SslLibrary::Openssl));
+    }
+
+    #[test]
+    #[ignore = "needs android-libboringssl; run via scripts/test.sh"]
+    fn debians_boringssl_is_told_from_openssl_by_its_symbols() {
+        let lib = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"]
+            .iter()
+            .map(|d| Path::new(d).join("android/libssl.so.0"))
+            .find(|p| p.exists())
+            .expect("android-libboringssl is installed (scripts/setup.sh)");
+        assert_eq!(ssl_library_in(&lib), Some(SslLibrary::Boringssl));
     }
 
     #[test]
@@ -73,7 +95,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x");
         std::fs::write(&path, b"#!/bin/sh\necho hi\n").expect("write");
-        assert_eq!(embedded_tls(&path), None);
-        assert_eq!(embedded_tls(&dir.path().join("absent")), None);
+        assert_eq!(ssl_library_in(&path), None);
+        assert_eq!(ssl_library_in(&dir.path().join("absent")), None);
     }
 }

@@ -1,7 +1,9 @@
 /*
- * A TLS client for flowtap's tests, meant to be linked with -static against
- * libssl.a/libcrypto.a, so that OpenSSL lives inside the executable and no
- * libssl.so is mapped. Usage: static_tls_client PORT CAFILE
+ * A TLS client for flowtap's tests on the OpenSSL API. Built two ways: with
+ * -static against libssl.a/libcrypto.a, so that OpenSSL lives inside the
+ * executable and no libssl.so is mapped; and against Debian's BoringSSL
+ * (libssl.so.0 under /usr/lib/<arch>/android), which has no _ex calls.
+ * Usage: tls_client PORT CAFILE
  * On one connection to 127.0.0.1:PORT (SNI localhost) it sends GET /hello with
  * SSL_write and GET /missing with SSL_write_ex, reads each response (with
  * SSL_read, then SSL_read_ex) by its Content-Length, and prints the bodies.
@@ -21,7 +23,7 @@
 
 static void die(const char *what)
 {
-	fprintf(stderr, "static_tls_client: %s\n", what);
+	fprintf(stderr, "tls_client: %s\n", what);
 	ERR_print_errors_fp(stderr);
 	exit(1);
 }
@@ -36,8 +38,15 @@ static void response(SSL *ssl, int ex)
 			die("response too long");
 		size_t got = 0;
 		if (ex) {
+#ifdef OPENSSL_IS_BORINGSSL
+			int n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
+			if (n <= 0)
+				die("SSL_read");
+			got = (size_t)n;
+#else
 			if (SSL_read_ex(ssl, buf + have, sizeof(buf) - 1 - have, &got) != 1)
 				die("SSL_read_ex");
+#endif
 		} else {
 			int n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
 			if (n <= 0)
@@ -64,7 +73,7 @@ static void response(SSL *ssl, int ex)
 int main(int argc, char **argv)
 {
 	if (argc != 3)
-		die("usage: static_tls_client PORT CAFILE");
+		die("usage: tls_client PORT CAFILE");
 	char line[16];
 	if (!fgets(line, sizeof(line), stdin))
 		die("no go on stdin");
@@ -83,14 +92,19 @@ int main(int argc, char **argv)
 	SSL_set1_host(ssl, "localhost");
 	if (SSL_connect(ssl) != 1)
 		die("handshake");
-	const char *hello = "GET /hello HTTP/1.1\r\nHost: localhost\r\nUser-Agent: static\r\n\r\n";
+	const char *hello = "GET /hello HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tls_client\r\n\r\n";
 	if (SSL_write(ssl, hello, (int)strlen(hello)) <= 0)
 		die("SSL_write");
 	response(ssl, 0);
-	const char *missing = "GET /missing HTTP/1.1\r\nHost: localhost\r\nUser-Agent: static\r\n\r\n";
+	const char *missing = "GET /missing HTTP/1.1\r\nHost: localhost\r\nUser-Agent: tls_client\r\n\r\n";
+#ifdef OPENSSL_IS_BORINGSSL
+	if (SSL_write(ssl, missing, (int)strlen(missing)) <= 0)
+		die("SSL_write");
+#else
 	size_t written = 0;
 	if (SSL_write_ex(ssl, missing, strlen(missing), &written) != 1)
 		die("SSL_write_ex");
+#endif
 	response(ssl, 1);
 	SSL_shutdown(ssl);
 	SSL_free(ssl);
