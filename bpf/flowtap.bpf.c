@@ -136,7 +136,10 @@ static __always_inline bool take_args(struct call_args *out)
 
 struct data_record {
 	struct ft_data_event ev;
-	__u8 payload[FT_CHUNK];
+	/* A chunk and a half, so that the verifier can prove a copy of up to a chunk
+	 * at an offset below half a chunk in bounds (a per-CPU value may not pass
+	 * 32 KiB); a record carries at most one chunk. */
+	__u8 payload[FT_CHUNK + FT_CHUNK / 2];
 };
 
 struct {
@@ -272,7 +275,10 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 }
 
 /*
- * Walks the syscall's buffer (or iovecs) and emits one record per piece. The walk
+ * Walks the syscall's buffer (or iovecs), gathering its bytes into the scratch
+ * record and emitting it whenever it holds a chunk: consecutive iovecs share a
+ * record (nginx's head and body, one writev, are one record), and a record never
+ * spans two syscalls. The walk
  * lives in a per-CPU map value, not on the stack: the verifier tracks no map
  * contents, so it checks the bpf_loop callback once instead of once per possible
  * remaining length (which, with --max-payload a load-time constant, ran into its
@@ -289,6 +295,7 @@ struct emit_state {
 	__u32 iov_idx;
 	__s32 fd;
 	__u32 op;
+	__u32 fill; /* bytes gathered into the scratch record, not yet emitted */
 };
 
 struct {
@@ -298,7 +305,27 @@ struct {
 	__type(value, struct emit_state);
 } walks SEC(".maps");
 
-static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 count, __u32 want)
+/* The bytes gathered into the scratch record, as one record ending at the walk's
+ * position. */
+static __always_inline void emit_gathered(struct emit_state *s)
+{
+	__u32 zero = 0;
+	struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
+	__u32 len = s->fill;
+	s->fill = 0;
+	if (!r || !len || len > FT_CHUNK)
+		return;
+	fill_header(&r->ev.hdr, FT_DATA, s->fd);
+	r->ev.pos = s->pos - len;
+	r->ev.count = len;
+	r->ev.syscall = s->op;
+	r->ev.captured = len;
+	if (bpf_ringbuf_output(&events, r, sizeof(r->ev) + len, wakeup_flag()))
+		count_drop();
+}
+
+/* A record for `count` bytes at the walk's position that were not copied. */
+static __always_inline void emit_uncaptured(struct emit_state *s, __u64 count)
 {
 	__u32 zero = 0;
 	struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
@@ -308,14 +335,8 @@ static __always_inline void emit_data(struct emit_state *s, __u64 ptr, __u64 cou
 	r->ev.pos = s->pos;
 	r->ev.count = count;
 	r->ev.syscall = s->op;
-	__u32 len = want;
-	if (len > FT_CHUNK)
-		len = FT_CHUNK;
-	if (len && bpf_probe_read_user(r->payload, len, (const void *)ptr))
-		len = 0; /* not readable: report the bytes as uncaptured */
-	r->ev.captured = len;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->ev) + (len & (2 * FT_CHUNK - 1)),
-				wakeup_flag()))
+	r->ev.captured = 0;
+	if (bpf_ringbuf_output(&events, r, sizeof(r->ev), wakeup_flag()))
 		count_drop();
 }
 
@@ -323,7 +344,8 @@ static long emit_piece(__u32 i, void *unused)
 {
 	__u32 zero = 0;
 	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
-	if (!s || !s->total_left || !s->capture_left)
+	struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s || !r || !s->total_left || !s->capture_left)
 		return 1;
 	if (!s->seg_left) {
 		if (!s->iovcnt || s->iov_idx >= s->iovcnt || s->iov_idx >= FT_MAX_IOV)
@@ -337,17 +359,33 @@ static long emit_piece(__u32 i, void *unused)
 		s->seg_left = iov.iov_len < s->total_left ? iov.iov_len : s->total_left;
 		return 0;
 	}
+	/* Gathering goes on only from below half a chunk: past it, what was
+	 * gathered goes first. */
+	if (s->fill >= FT_CHUNK / 2)
+		emit_gathered(s);
+	__u32 fill = s->fill & (FT_CHUNK / 2 - 1);
 	__u64 n = s->seg_left;
 	if (n > s->capture_left)
 		n = s->capture_left;
-	if (n > FT_CHUNK)
-		n = FT_CHUNK;
-	emit_data(s, s->seg_ptr, n, n);
+	if (n > FT_CHUNK - fill)
+		n = FT_CHUNK - fill;
+	__u32 len = n;
+	if (len > FT_CHUNK)
+		return 1;
+	if (bpf_probe_read_user(r->payload + fill, len, (const void *)s->seg_ptr)) {
+		/* Not readable: what was gathered goes, and these bytes are counted. */
+		emit_gathered(s);
+		emit_uncaptured(s, n);
+	} else {
+		s->fill = fill + len;
+	}
 	s->seg_ptr += n;
 	s->seg_left -= n;
 	s->capture_left -= n;
 	s->total_left -= n;
 	s->pos += n;
+	if (s->fill >= FT_CHUNK || !s->capture_left || !s->total_left)
+		emit_gathered(s);
 	return 0;
 }
 
@@ -417,9 +455,11 @@ static __always_inline void emit_call(struct fd_key *key, __u32 op, __u64 ptr, _
 		s->seg_left = total;
 	}
 	bpf_loop(FT_MAX_PIECES, emit_piece, NULL, 0);
+	/* The iovecs ended (past FT_MAX_IOV, or one not readable) with bytes gathered. */
+	emit_gathered(s);
 	/* What was not copied (past the cap, or past FT_MAX_IOV iovecs) still counts. */
 	if (s->total_left)
-		emit_data(s, 0, s->total_left, 0);
+		emit_uncaptured(s, s->total_left);
 }
 
 struct mmsg_walk {

@@ -35,6 +35,8 @@ BRIDGE = os.environ.get("FLOWTAP_BENCH_BRIDGE", "ftbench0")
 SERVER = f"{NET}-nginx"
 CLIENT = f"{NET}-client"
 FLOWTAP = ROOT / "target" / "release" / "flowtap"
+# "baseline" is flowtap too, from another build (--baseline), for A/B in one run.
+FLOWTAP_MODES = ("flowtap", "baseline")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGETS = {
@@ -317,8 +319,9 @@ class Flowtap(Capturer):
     ready_text = "ready"
 
     def __init__(self, bench: Bench, work: Path, flows: bool, by_container: bool,
-                 extra: list[str] | None = None):
+                 extra: list[str] | None = None, binary: Path = FLOWTAP):
         super().__init__(bench, work)
+        self.binary = binary
         self.flows = flows
         self.by_container = by_container
         self.extra = extra or []
@@ -328,7 +331,7 @@ class Flowtap(Capturer):
         scope = (["--container", SERVER] if self.by_container
                  else ["--cgroup", self.bench.cgroup])
         out = ["-o", str(self.out)] if self.flows else []
-        return [str(FLOWTAP), "capture", *scope, *out, *self.extra]
+        return [str(self.binary), "capture", *scope, *out, *self.extra]
 
 
 class Tcpdump(Capturer):
@@ -422,9 +425,10 @@ def count_flows(path: Path, method: str, target: str, status: int) -> tuple[int,
 def run_trial(bench: Bench, sc: Scenario, mode: str, rnd: int, work: Path, opts) -> Trial:
     t = Trial(scenario=sc.name, mode=mode, round=rnd)
     cap: Capturer | None = None
-    if mode == "flowtap":
+    if mode in FLOWTAP_MODES:
+        binary = Path(opts.baseline) if mode == "baseline" else FLOWTAP
         cap = Flowtap(bench, work, flows=opts.flows, by_container=opts.by_container,
-                      extra=opts.flowtap_args.split())
+                      extra=opts.flowtap_args.split(), binary=binary)
     elif mode == "tcpdump":
         cap = Tcpdump(bench, work)
     try:
@@ -446,7 +450,7 @@ def run_trial(bench: Bench, sc: Scenario, mode: str, rnd: int, work: Path, opts)
     pct = res.get("latencyPercentiles", {})
     t.p50_ms = (pct.get("p50") or 0) * 1000
     t.p99_ms = (pct.get("p99") or 0) * 1000
-    if mode == "flowtap" and opts.flows and isinstance(cap, Flowtap):
+    if mode in FLOWTAP_MODES and opts.flows and isinstance(cap, Flowtap):
         t.flows, t.flows_ok = count_flows(cap.out, "GET", sc.path, 200)
         flow_truth(t, cap.out)
         t.sent = sc.requests
@@ -471,7 +475,7 @@ def trial_with_retry(bench: Bench, sc: Scenario, mode: str, rnd: int, work: Path
 
 
 def parse_capturer_summary(t: Trial, mode: str, text: str) -> None:
-    if mode == "flowtap":
+    if mode in FLOWTAP_MODES:
         m = re.search(r"(\d+) events seen", text)
         t.events = int(m.group(1)) if m else None
         m = re.search(r"(\d+) events lost", text)
@@ -676,7 +680,7 @@ def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
                        for t in ts])
             lost = sum(t.lost for t in ts if t.lost is not None) if any(
                 t.lost is not None for t in ts) else None
-            if all(t.flows_ok is not None for t in ts) and mode == "flowtap":
+            if all(t.flows_ok is not None for t in ts) and mode in FLOWTAP_MODES:
                 ok = sum(t.flows_ok for t in ts)
                 done = sum(t.completed for t in ts)
                 compl = f"{ok:,}/{done:,} = {ok / done:.2%}" if done else "–"
@@ -692,7 +696,7 @@ def report(trials, scenarios, modes, replay, idle_runs, env, opts) -> str:
                 f"| {fmt(p99, '.2f') if lat else ''} | {ratio(p99, base_p99) if lat and mode != 'none' else ''} "
                 f"| {fmt(cpu, '.3f') if mode != 'none' else ''} | {fmt(rss, '.1f') if mode != 'none' else ''} "
                 f"| {fmt(eps) if mode != 'none' else ''} | {fmt(lost, ',d') if mode != 'none' else ''} "
-                f"| {compl if mode == 'flowtap' else ''} |")
+                f"| {compl if mode in FLOWTAP_MODES else ''} |")
             summary[(sc.name, mode)] = dict(
                 rps_ratio=rps / base_rps if base_rps and rps else None,
                 p99_ratio=p99 / base_p99 if lat and base_p99 and p99 else None,
@@ -798,6 +802,9 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="comma-separated: load,replay,idle")
     ap.add_argument("--flowtap-args", default="",
                     help="extra arguments for `flowtap capture`, e.g. '--ring-mib 16'")
+    ap.add_argument("--baseline", metavar="FLOWTAP",
+                    help="another flowtap binary, run as mode 'baseline' interleaved with the "
+                         "others: A/B a change in one run")
     ap.add_argument("--flowtap-scope", choices=["cgroup", "container"], default="container",
                     help="how flowtap is pointed at nginx: --cgroup DIR or --container NAME")
     ap.add_argument("--report-from", metavar="JSON",
@@ -820,7 +827,7 @@ def main() -> int:
         keep = set(opts.only.split(","))
         scenarios = [s for s in scenarios if s.name in keep]
     skip = set(filter(None, opts.skip.split(",")))
-    modes = ["none", "flowtap", "tcpdump"]
+    modes = ["none", "flowtap", "tcpdump"] + (["baseline"] if opts.baseline else [])
     if opts.report_from:
         saved = json.loads(Path(opts.report_from).read_text())
         trials = [Trial(**t) for t in saved["trials"]]

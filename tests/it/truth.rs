@@ -545,6 +545,59 @@ fn sendmmsg_and_recvmmsg_carry_their_payloads() {
     assert_eq!(f["response"]["status"], 200);
 }
 
+/// The iovecs of one writev or sendmsg are gathered into records of up to a
+/// kernel chunk (16 KiB), not one record per iovec, and never across calls:
+/// nginx's head and body, one writev, are one record. The bytes are exactly
+/// what was sent, and both pipelined responses parse.
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn the_iovecs_of_one_call_share_records_of_up_to_a_chunk() {
+    let run = run("truth.py", "writev", &[]);
+    let iovecs: Vec<u64> = run.result["iovecs"]
+        .as_array()
+        .expect("iovecs")
+        .iter()
+        .map(|v| v.as_u64().expect("length"))
+        .collect();
+    let total: u64 = iovecs.iter().sum();
+    assert_eq!(
+        run.result["sent"].as_u64(),
+        Some(total),
+        "one writev sent it all"
+    );
+    let of = |syscall: flowtap::event::Syscall| -> Vec<&flowtap::event::Data> {
+        run.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Data(d) if d.syscall == syscall => Some(d),
+                _ => None,
+            })
+            .collect()
+    };
+    let writev = of(flowtap::event::Syscall::Writev);
+    let counts: Vec<u64> = writev.iter().map(|d| d.count).collect();
+    assert_eq!(counts, [16 << 10, total - (16 << 10)], "{iovecs:?}");
+    let sendmsg = of(flowtap::event::Syscall::Sendmsg);
+    let payloads: Vec<&[u8]> = sendmsg.iter().map(|d| d.payload.as_slice()).collect();
+    assert_eq!(
+        payloads,
+        [
+            &b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            &b"GET /two HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        ],
+        "one record per call"
+    );
+    for d in writev.iter().chain(&sendmsg) {
+        assert!(!d.truncated && d.payload.len() as u64 == d.count, "{d:?}");
+    }
+    for observer in ["client", "server"] {
+        let one = flow(&run.flows, observer, "/one");
+        assert_eq!(one["response"]["body"]["text"], run.result["body"], "{one}");
+        let two = flow(&run.flows, observer, "/two");
+        assert_eq!(two["response"]["body"]["text"], "ok", "{two}");
+    }
+}
+
 #[test]
 #[ignore = "needs root and BPF; run via scripts/test.sh"]
 fn capture_joining_busy_keep_alive_connections_captures_every_later_exchange() {

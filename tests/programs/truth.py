@@ -16,6 +16,9 @@ JSON object describing what it did. Scenarios:
   midstream two keep-alive clients POST (head and body written apart) then GET,
             over and over, from before capture starts until after
   mmsg      `$FT_GO mmsg` makes a request with sendmmsg and reads it with recvmmsg
+  writev    a client sends a request head in three iovecs (sendmsg), the server
+            answers with writev: the head, a 20,000-byte body, and the next head
+            and body (two responses pipelined in one call)
   uring     `$FT_GO uring` sets up an io_uring instance
   dup2      a client's socket fd is replaced by a file with dup2, then read and written
   exec      a client execs `$FT_GO cat` (firstuse.go: a static program) with its
@@ -107,6 +110,9 @@ def main():
         subprocess.run([os.environ["FT_GO"], "mmsg", f"127.0.0.1:{port}"], check=True)
         server.join()
         print(json.dumps({"scenario": scenario, "server_port": port}), flush=True)
+        return
+    if scenario == "writev":
+        writev_scenario()
         return
     if scenario == "uring":
         print("waiting", flush=True)
@@ -292,6 +298,37 @@ http {{
     }}
 }}
 """
+
+
+def writev_scenario():
+    print("waiting", flush=True)
+    sys.stdin.readline()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    c = socket.create_connection(srv.getsockname())
+    s, _ = srv.accept()
+    heads = [b"GET /one HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"]
+    c.sendmsg(heads)
+    c.sendmsg([b"GET /two HTTP/1.1\r\nHost: x\r\n\r\n"])
+    want = len(b"".join(heads)) + len(b"GET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while len(got) < want:
+        got += s.recv(65536)
+    body = body_of(20000)
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    small = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    iovecs = [head, body, small, b"ok"]
+    sent = os.writev(s.fileno(), iovecs)
+    total = sum(map(len, iovecs))
+    back = b""
+    while len(back) < total:
+        back += c.recv(65536)
+    c.close()
+    s.close()
+    print(json.dumps({"scenario": "writev", "server_port": srv.getsockname()[1],
+                      "sent": sent, "body": body.decode(),
+                      "iovecs": [len(v) for v in iovecs]}), flush=True)
 
 
 def free_port():
