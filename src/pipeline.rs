@@ -14,7 +14,9 @@ use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, S
 use crate::flow::Tls;
 use crate::http::{BodyBudget, Connection, Drops, Exchange};
 use crate::sink::{Sink, SinkError};
-use crate::sockets::{Gauge, Limits, Released, ReorderStats, SocketId, SocketInfo, Sockets};
+use crate::sockets::{
+    Gauge, Limits, MembioStats, Released, ReorderStats, SocketId, SocketInfo, Sockets,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -65,6 +67,8 @@ pub struct Summary {
     /// Idle or evicted sockets whose kept addresses were forgotten over the
     /// tombstone cap (later data on them has none).
     pub tombstones_dropped: u64,
+    /// What tying memory-BIO `SSL*`s (grpcio) to their sockets did.
+    pub membio: MembioStats,
 }
 
 impl fmt::Display for Summary {
@@ -127,6 +131,17 @@ impl fmt::Display for Summary {
                 ", {} idle sockets' addresses forgotten",
                 self.tombstones_dropped
             )?;
+        }
+        let m = &self.membio;
+        if m.tied > 0 || m.given_up > 0 || m.ambiguous > 0 {
+            write!(
+                f,
+                ", {} memory-BIO TLS streams tied to their socket, {} not ({} plaintext bytes dropped), {} ambiguous matches refused",
+                m.tied, m.given_up, m.dropped_bytes, m.ambiguous
+            )?;
+        }
+        if m.heads_forgotten > 0 {
+            write!(f, ", {} TLS record heads forgotten", m.heads_forgotten)?;
         }
         Ok(())
     }
@@ -259,6 +274,7 @@ impl<S: Sink> Pipeline<S> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
         self.summary.reorder = self.sockets.reorder_stats();
         self.summary.tombstones_dropped = self.sockets.tombstones_dropped();
+        self.summary.membio = self.sockets.membio_stats();
         self.flush_released()?;
         self.sink.finish()?;
         Ok(self.summary)
@@ -267,6 +283,7 @@ impl<S: Sink> Pipeline<S> {
     pub fn summary(&self) -> Summary {
         Summary {
             tombstones_dropped: self.sockets.tombstones_dropped(),
+            membio: self.sockets.membio_stats(),
             ..self.summary
         }
     }

@@ -8,11 +8,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::sendfile::FileSource;
 use super::skel::types::{
     ft_addr, ft_close_event, ft_data_event, ft_file_data_event, ft_header, ft_kind, ft_sock_event,
-    ft_syscall,
+    ft_ssl_data_event, ft_ssl_free_event, ft_syscall, ft_tls_head_event,
 };
 use crate::bytes::Bytes;
 use crate::event::{
-    Accept, Close, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, Syscall, Task,
+    Accept, Close, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, SslData, SslFree,
+    Syscall, Task, TlsHead,
 };
 
 const AF_INET: u16 = 2;
@@ -52,6 +53,26 @@ pub fn decode_record(record: &[u8]) -> Result<(Event, Option<FileSource>), Decod
             decode_sock(kind, &read::<ft_sock_event>(record, "socket record")?)
         }
         ft_kind::FT_DATA => decode_data(record),
+        ft_kind::FT_SSL_DATA => decode_ssl_data(record),
+        ft_kind::FT_TLS_HEAD => {
+            let e: ft_tls_head_event = read(record, "TLS head record")?;
+            let captured = (e.captured as usize).min(e.head.len());
+            Ok(Event::TlsHead(TlsHead {
+                ts: e.hdr.ts,
+                task: task(&e.hdr),
+                ssl: e.ssl,
+                len: e.len,
+                head: Bytes::from(&e.head[..captured]),
+            }))
+        }
+        ft_kind::FT_SSL_FREE => {
+            let e: ft_ssl_free_event = read(record, "SSL free record")?;
+            Ok(Event::SslFree(SslFree {
+                ts: e.hdr.ts,
+                task: task(&e.hdr),
+                ssl: e.ssl,
+            }))
+        }
         ft_kind::FT_CLOSE => {
             let close: ft_close_event = read(record, "close record")?;
             Ok(Event::Close(Close {
@@ -212,7 +233,26 @@ fn syscall(raw: u32) -> Result<Syscall, DecodeError> {
 
 fn decode_data(record: &[u8]) -> Result<Event, DecodeError> {
     let e: ft_data_event = read(record, "data record")?;
-    let start = size_of::<ft_data_event>();
+    data_with_payload(record, &e, size_of::<ft_data_event>()).map(Event::Data)
+}
+
+fn decode_ssl_data(record: &[u8]) -> Result<Event, DecodeError> {
+    let e: ft_ssl_data_event = read(record, "SSL data record")?;
+    let d = data_with_payload(record, &e.data, size_of::<ft_ssl_data_event>())?;
+    Ok(Event::SslData(SslData {
+        ts: d.ts,
+        task: d.task,
+        ssl: e.ssl,
+        syscall: d.syscall,
+        pos: d.pos,
+        count: d.count,
+        payload: d.payload,
+        truncated: d.truncated,
+    }))
+}
+
+/// A data record's fields with its payload, which starts at `start`.
+fn data_with_payload(record: &[u8], e: &ft_data_event, start: usize) -> Result<Data, DecodeError> {
     let captured = e.captured as usize;
     let payload = record
         .get(start..start.saturating_add(captured))
@@ -221,7 +261,7 @@ fn decode_data(record: &[u8]) -> Result<Event, DecodeError> {
             len: record.len(),
             need: start.saturating_add(captured),
         })?;
-    Ok(Event::Data(Data {
+    Ok(Data {
         ts: e.hdr.ts,
         task: task(&e.hdr),
         fd: e.hdr.fd,
@@ -230,7 +270,7 @@ fn decode_data(record: &[u8]) -> Result<Event, DecodeError> {
         count: e.count,
         truncated: (captured as u64) < e.count,
         payload: Bytes::from(payload),
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -192,6 +192,9 @@ fn parse(line: &[u8]) -> Result<Event, serde_json::Error> {
         Some(b"getsockname") => Event::Getsockname(from_slice(line)?),
         Some(b"socket") => Event::Socket(from_slice(line)?),
         Some(b"close") => Event::Close(from_slice(line)?),
+        Some(b"ssl_data") => Event::SslData(from_slice(line)?),
+        Some(b"tls_head") => Event::TlsHead(from_slice(line)?),
+        Some(b"ssl_free") => Event::SslFree(from_slice(line)?),
         Some(b"container") => Event::Container(from_slice(line)?),
         _ => from_slice(line)?,
     })

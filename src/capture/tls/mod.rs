@@ -24,7 +24,7 @@ use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::FlowtapSkel;
 use skel::{TlsSkel, TlsSkelBuilder};
 
-use maps::{is_openssl_libssl, openssl_libraries};
+use maps::{is_openssl_libcrypto, is_openssl_libssl, openssl_libraries, Library};
 
 /// Where a host's own libssl lives; attached at start, so that a short-lived
 /// process using it (curl) is covered before any rescan could see it.
@@ -43,10 +43,6 @@ const AFTER_EXEC: Duration = Duration::from_millis(100);
 /// late, as Python does on `import ssl`); new pids at every one.
 const FULL_RESCAN_EVERY: u64 = 5;
 
-/// SSL calls of one process that found no socket before it is named on stderr
-/// (a lone one can be a call the `SSL*` cache had not met yet).
-const UNMAPPED_TO_REPORT: u64 = 4;
-
 /// Executables remembered with what they link in (so that each is read once);
 /// past this many the memory starts afresh.
 const EXECUTABLES_MAX: usize = 16 * 1024;
@@ -56,8 +52,8 @@ pub struct TlsProbes<'obj> {
     skel: TlsSkel<'obj>,
     links: Vec<Link>,
     scope: Scope,
-    attached: HashSet<(u64, u64)>,
-    refused: HashSet<(u64, u64)>,
+    attached: HashSet<(u64, u64, Library)>,
+    refused: HashSet<(u64, u64, Library)>,
     /// Executables (device, inode) read, and the TLS library linked into each.
     executables: HashMap<(u64, u64), Option<Embedded>>,
     known_pids: HashSet<u32>,
@@ -131,9 +127,12 @@ impl<'obj> TlsProbes<'obj> {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                if is_openssl_libssl(&name.to_string_lossy()) {
-                    // A host library is only a head start: failing here says nothing yet.
-                    let _ = probes.attach_library(&entry.path());
+                let name = name.to_string_lossy();
+                // A host library is only a head start: failing here says nothing yet.
+                if is_openssl_libssl(&name) {
+                    let _ = probes.attach_library(&entry.path(), Library::Ssl);
+                } else if is_openssl_libcrypto(&name) {
+                    let _ = probes.attach_library(&entry.path(), Library::Crypto);
                 }
             }
         }
@@ -154,8 +153,9 @@ impl<'obj> TlsProbes<'obj> {
         self.after_exec.push((pid, Instant::now() + AFTER_EXEC));
     }
 
-    /// The kernel's count of SSL calls whose socket could not be told (no
-    /// syscall inside the call, nothing cached for its `SSL*`): a per-CPU `u64`.
+    /// The kernel's count of SSL calls whose socket it could not tell (no
+    /// syscall inside the call, nothing cached for its `SSL*`), sent on keyed
+    /// by their `SSL*` for userspace to tie: a per-CPU `u64`.
     pub fn unmapped(&self) -> &dyn MapCore {
         &self.skel.maps.unmapped
     }
@@ -174,48 +174,6 @@ impl<'obj> TlsProbes<'obj> {
             self.scan_process(pid);
         }
         self.report_wrapped_go_conns();
-    }
-
-    /// Names, once each, the processes whose SSL calls keep finding no socket.
-    pub fn report_unmapped(&mut self) {
-        let map = &self.skel.maps.unmapped_tgids;
-        let mut found = Vec::new();
-        for key in map.keys() {
-            let Some(pid) = key.get(..4).and_then(|b| b.try_into().ok()) else {
-                continue;
-            };
-            // struct unmapped_process: the call count, then the comm.
-            let Ok(Some(value)) = map.lookup(&key, MapFlags::ANY) else {
-                continue;
-            };
-            let calls = value
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_ne_bytes);
-            if calls >= UNMAPPED_TO_REPORT {
-                let comm = value.get(8..24).unwrap_or_default();
-                let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
-                let comm = String::from_utf8_lossy(&comm[..end]).into_owned();
-                found.push((u32::from_ne_bytes(pid), comm, key));
-            }
-        }
-        for (pid, thread_comm, key) in found {
-            // The process's name while it lives; else its thread's, as the kernel kept it.
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim().to_string())
-                .ok()
-                .filter(|c| !c.is_empty())
-                .unwrap_or(thread_comm);
-            // Forgotten once named: a live process is not named twice (it is in
-            // `reported_pids`), and a gone one's pid may be reused.
-            let _ = self.skel.maps.unmapped_tgids.delete(&key);
-            self.report_as(
-                pid,
-                &comm,
-                "its SSL calls make no socket I/O of their own (OpenSSL driven through \
-                 memory BIOs, as grpcio does), so their plaintext cannot be tied to a socket",
-            );
-        }
     }
 
     /// Looks at traced processes for libssl files not attached yet.
@@ -279,7 +237,11 @@ impl<'obj> TlsProbes<'obj> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
             return;
         };
-        let libs = openssl_libraries(&text);
+        let mut libs = openssl_libraries(&text);
+        // libcrypto alone (ssh, hashlib) drives no TLS: its BIO calls are left alone.
+        if !libs.iter().any(|l| l.kind == Library::Ssl) {
+            libs.clear();
+        }
         if libs.is_empty() && is_node(pid) {
             self.report(
                 pid,
@@ -291,7 +253,7 @@ impl<'obj> TlsProbes<'obj> {
         }
         for lib in libs {
             let path = PathBuf::from(format!("/proc/{pid}/root{}", lib.path));
-            if let Err(why) = self.attach_library(&path) {
+            if let Err(why) = self.attach_library(&path, lib.kind) {
                 self.report(pid, &format!("{}: {why}", lib.path));
             }
         }
@@ -334,7 +296,8 @@ impl<'obj> TlsProbes<'obj> {
         match embedded {
             None => Ok(()),
             Some(Embedded::Openssl) => self
-                .attach_library(&exe)
+                .attach_library(&exe, Library::Ssl)
+                .and_then(|()| self.attach_library(&exe, Library::Crypto))
                 .map_err(|why| format!("its executable links OpenSSL statically, but {why}")),
             Some(Embedded::Boringssl) => {
                 Err("its executable links BoringSSL, which flowtap does not hook yet".into())
@@ -342,31 +305,43 @@ impl<'obj> TlsProbes<'obj> {
         }
     }
 
-    /// Attaches the entry and return probes to one libssl (or an executable
-    /// with OpenSSL inside), once per file.
-    fn attach_library(&mut self, path: &Path) -> Result<(), String> {
+    /// Attaches the probes to one libssl or libcrypto (or an executable with
+    /// OpenSSL inside: it is attached as both), once per file and kind.
+    fn attach_library(&mut self, path: &Path, kind: Library) -> Result<(), String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot open it ({e})"))?;
-        let key = (meta.dev(), meta.ino());
+        let key = (meta.dev(), meta.ino(), kind);
         if self.attached.contains(&key) {
             return Ok(());
         }
         if self.refused.contains(&key) {
-            return Err("it has no SSL_read/SSL_write symbols".into());
+            return Err(match kind {
+                Library::Ssl => "it has no SSL_read/SSL_write symbols".into(),
+                Library::Crypto => "it has no BIO_write symbol".into(),
+            });
         }
         let progs = &self.skel.progs;
+        // (program, function, required, with the return probe). SSL_read and
+        // SSL_write must be there; the _ex pair came with OpenSSL 1.1.1. The
+        // handshake calls only teach the SSL* -> fd cache. BIO_write, inside an
+        // SSL_* call that makes no syscall, names the records a memory BIO got.
+        let wanted: &[(&ProgramMut<'_>, &str, bool, bool)] = match kind {
+            Library::Ssl => &[
+                (&progs.ssl_read_enter, "SSL_read", true, true),
+                (&progs.ssl_write_enter, "SSL_write", true, true),
+                (&progs.ssl_read_ex_enter, "SSL_read_ex", false, true),
+                (&progs.ssl_write_ex_enter, "SSL_write_ex", false, true),
+                (&progs.ssl_handshake_enter, "SSL_do_handshake", false, true),
+                (&progs.ssl_handshake_enter, "SSL_accept", false, true),
+                (&progs.ssl_handshake_enter, "SSL_connect", false, true),
+                (&progs.ssl_free_enter, "SSL_free", false, false),
+            ],
+            Library::Crypto => &[
+                (&progs.bio_write_enter, "BIO_write", true, false),
+                (&progs.bio_write_ex_enter, "BIO_write_ex", false, false),
+            ],
+        };
         let mut links = Vec::new();
-        // SSL_read and SSL_write must be there; the _ex pair came with OpenSSL 1.1.1.
-        // The handshake calls only teach the SSL* -> fd cache.
-        let wanted: [(&ProgramMut<'_>, &str, bool); 7] = [
-            (&progs.ssl_read_enter, "SSL_read", true),
-            (&progs.ssl_write_enter, "SSL_write", true),
-            (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
-            (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
-            (&progs.ssl_handshake_enter, "SSL_do_handshake", false),
-            (&progs.ssl_handshake_enter, "SSL_accept", false),
-            (&progs.ssl_handshake_enter, "SSL_connect", false),
-        ];
-        for (prog, func, required) in wanted {
+        for &(prog, func, required, with_exit) in wanted {
             let attach = |retprobe: bool, prog: &ProgramMut<'_>| {
                 prog.attach_uprobe_with_opts(
                     -1,
@@ -379,9 +354,13 @@ impl<'obj> TlsProbes<'obj> {
                     },
                 )
             };
-            match attach(false, prog)
-                .and_then(|entry| attach(true, &progs.ssl_exit_probe).map(|exit| [entry, exit]))
-            {
+            let attached = attach(false, prog).and_then(|entry| {
+                if !with_exit {
+                    return Ok(vec![entry]);
+                }
+                attach(true, &progs.ssl_exit_probe).map(|exit| vec![entry, exit])
+            });
+            match attached {
                 Ok(pair) => links.extend(pair),
                 Err(_) if !required => {}
                 Err(_) => {
