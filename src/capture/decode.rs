@@ -406,6 +406,63 @@ mod tests {
         assert_eq!(decode(&r), Err(DecodeError::UnknownSyscall(77)));
     }
 
+    fn ssl_data_record(payload: &[u8]) -> Vec<u8> {
+        let mut hdr = header(ft_kind::FT_SSL_DATA);
+        hdr.fd = -1;
+        let e = ft_ssl_data_event {
+            data: ft_data_event {
+                hdr,
+                pos: 3,
+                count: payload.len() as u64,
+                captured: payload.len() as u32,
+                syscall: ft_syscall::FT_SYS_SSL_WRITE.0,
+            },
+            ssl: 0xfeed,
+        };
+        let mut out = bytes_of(&e);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn tls_head_record(captured: u32) -> ft_tls_head_event {
+        let mut head = [0u8; 16];
+        head[..5].copy_from_slice(&[0x17, 3, 3, 0, 40]);
+        ft_tls_head_event {
+            hdr: header(ft_kind::FT_TLS_HEAD),
+            ssl: 0xfeed,
+            len: 45,
+            captured,
+            head,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memory_bio_records_keep_their_ssl() {
+        let Ok(Event::SslData(d)) = decode(&ssl_data_record(b"PRI *")) else {
+            panic!("not SSL data")
+        };
+        assert_eq!(
+            (d.ssl, d.pos, d.syscall, d.payload.as_slice()),
+            (0xfeed, 3, Syscall::SslWrite, &b"PRI *"[..])
+        );
+        let Ok(Event::TlsHead(h)) = decode(&bytes_of(&tls_head_record(16))) else {
+            panic!("not a TLS head")
+        };
+        assert_eq!((h.ssl, h.len, h.head.len()), (0xfeed, 45, 16));
+        assert_eq!(&h.head.as_slice()[..5], [0x17, 3, 3, 0, 40]);
+        // A captured count past the head is held to the head.
+        let Ok(Event::TlsHead(h)) = decode(&bytes_of(&tls_head_record(99))) else {
+            panic!("not a TLS head")
+        };
+        assert_eq!(h.head.len(), 16);
+        let free = ft_ssl_free_event {
+            hdr: header(ft_kind::FT_SSL_FREE),
+            ssl: 0xfeed,
+        };
+        assert!(matches!(decode(&bytes_of(&free)), Ok(Event::SslFree(f)) if f.ssl == 0xfeed));
+    }
+
     fn file_data_record(names: &[u8], path_len: u32) -> Vec<u8> {
         let mut e = ft_file_data_event {
             data: ft_data_event {
@@ -464,6 +521,8 @@ mod tests {
                 hdr: header(ft_kind::FT_CLOSE),
             }),
             file_data_record(b"f\0", 2),
+            ssl_data_record(b"hello"),
+            bytes_of(&tls_head_record(16)),
         ];
         for s in &samples {
             for cut in 0..s.len() {
@@ -472,7 +531,7 @@ mod tests {
         }
         proptest::proptest!(proptest::test_runner::Config::with_cases(5000), |(
             mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1600),
-            kind in 0u32..8,
+            kind in 0u32..11,
         )| {
             // Steer a share of the cases into real record kinds.
             if bytes.len() >= size_of::<ft_header>() {

@@ -362,8 +362,8 @@ impl RecordWalk {
     pub fn feed(&mut self, pos: u64, payload: &[u8], count: u64, out: &mut Vec<Head>) {
         match self.state {
             Walk::Stopped => return,
-            Walk::Start if looks_like_tls_record(payload) => self.state = Walk::Walking,
-            Walk::Start => return self.stop(),
+            // Each record header is checked as it completes, the first too.
+            Walk::Start => self.state = Walk::Walking,
             Walk::Walking if pos != self.next_pos => return self.stop(),
             Walk::Walking => {}
         }
@@ -398,6 +398,9 @@ impl RecordWalk {
                 break;
             }
             if !looks_like_tls_record(&self.header) {
+                // Not a record: no head of it; the ones before it stand.
+                self.partial.pop();
+                self.take_heads(out, false);
                 return self.stop();
             }
             self.skip = u64::from(u16::from_be_bytes([self.header[3], self.header[4]]));
@@ -407,19 +410,24 @@ impl RecordWalk {
         if uncaptured > 0 {
             // Bytes not seen: a record may begin among them only past `skip`.
             if uncaptured > self.skip || !self.header.is_empty() {
+                self.take_heads(out, false);
                 return self.stop();
             }
             self.skip -= uncaptured;
         }
-        self.partial.retain(|head| {
-            if head.len() < HEAD_LEN {
-                return uncaptured == 0;
-            }
-            if let Ok(h) = Head::try_from(head.as_slice()) {
-                out.push(h);
-            }
-            false
-        });
+        self.take_heads(out, uncaptured == 0);
+    }
+
+    /// Moves the complete heads to `out`; incomplete ones stay if `keep`.
+    fn take_heads(&mut self, out: &mut Vec<Head>, keep: bool) {
+        self.partial
+            .retain(|head| match Head::try_from(head.as_slice()) {
+                Ok(h) => {
+                    out.push(h);
+                    false
+                }
+                Err(_) => keep,
+            });
     }
 
     /// No more walking: the socket is tied, its plaintext comes by other means,
@@ -432,5 +440,337 @@ impl RecordWalk {
 
     pub fn is_stopped(&self) -> bool {
         self.state == Walk::Stopped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bytes::Bytes;
+    use crate::event::{Accept, Data, Event, Syscall, Task};
+    use crate::sockets::{Limits, Released, Sockets};
+
+    fn task(pid: u32) -> Task {
+        Task {
+            pid,
+            tid: pid,
+            comm: "python3".into(),
+            cgroup: 0,
+        }
+    }
+
+    /// A TLS application-data record of `len` body bytes, each `fill`.
+    fn record(fill: u8, len: u16) -> Vec<u8> {
+        let mut r = vec![0x17, 0x03, 0x03];
+        r.extend_from_slice(&len.to_be_bytes());
+        r.extend(std::iter::repeat(fill).take(len.into()));
+        r
+    }
+
+    fn head_of(bytes: &[u8]) -> Head {
+        Head::try_from(&bytes[..HEAD_LEN]).unwrap()
+    }
+
+    fn tls_head(ts: Nanos, pid: u32, ssl: u64, bytes: &[u8]) -> TlsHead {
+        TlsHead {
+            ts,
+            task: task(pid),
+            ssl,
+            len: bytes.len() as u64,
+            head: Bytes(bytes[..bytes.len().min(HEAD_LEN)].to_vec()),
+        }
+    }
+
+    fn plain(ts: Nanos, pid: u32, ssl: u64, syscall: Syscall, pos: u64, text: &[u8]) -> SslData {
+        SslData {
+            ts,
+            task: task(pid),
+            ssl,
+            syscall,
+            pos,
+            count: text.len() as u64,
+            payload: Bytes(text.to_vec()),
+            truncated: false,
+        }
+    }
+
+    const TIE: Tie = Tie {
+        fd: 7,
+        generation: 1,
+    };
+
+    fn walk(pieces: &[(u64, &[u8], u64)]) -> (Vec<Head>, bool) {
+        let mut w = RecordWalk::default();
+        let mut heads = Vec::new();
+        for &(pos, bytes, count) in pieces {
+            w.feed(pos, bytes, count, &mut heads);
+        }
+        (heads, w.is_stopped())
+    }
+
+    #[test]
+    fn the_walk_finds_each_record_start_across_pieces() {
+        let a = record(1, 20);
+        let b = record(2, 3); // shorter than a head: it runs into the next record
+        let c = record(3, 30);
+        let stream: Vec<u8> = [a.clone(), b.clone(), c.clone()].concat();
+        let expected = vec![head_of(&a), head_of(&stream[a.len()..]), head_of(&c)];
+        // Whole, and cut at every byte.
+        assert_eq!(
+            walk(&[(0, &stream, stream.len() as u64)]),
+            (expected.clone(), false)
+        );
+        for cut in 1..stream.len() {
+            let (x, y) = stream.split_at(cut);
+            let (heads, stopped) = walk(&[(0, x, x.len() as u64), (cut as u64, y, y.len() as u64)]);
+            assert_eq!(heads, expected, "cut at {cut}");
+            assert!(!stopped);
+        }
+    }
+
+    #[test]
+    fn the_walk_stops_at_what_is_not_a_record_and_at_gaps() {
+        assert_eq!(walk(&[(0, b"GET / HTTP/1.1\r\n\r\n", 18)]), (vec![], true));
+        let a = record(1, 20);
+        let b = record(2, 20);
+        // A record header that makes no sense mid-stream.
+        let bad = [a.clone(), b"HTTP/1.1 200 OK\r\n".to_vec()].concat();
+        assert_eq!(
+            walk(&[(0, &bad, bad.len() as u64)]),
+            (vec![head_of(&a)], true)
+        );
+        // Bytes missing between two pieces.
+        let (heads, stopped) = walk(&[(0, &a, a.len() as u64), (a.len() as u64 + 1, &b, 20)]);
+        assert_eq!((heads, stopped), (vec![head_of(&a)], true));
+    }
+
+    #[test]
+    fn uncaptured_bytes_inside_a_record_are_stepped_over() {
+        let a = record(1, 100);
+        let b = record(2, 20);
+        // 50 of a's 105 bytes captured: the rest of the record is skipped.
+        let (heads, stopped) = walk(&[
+            (0, &a[..50], a.len() as u64),
+            (a.len() as u64, &b, b.len() as u64),
+        ]);
+        assert_eq!((heads, stopped), (vec![head_of(&a), head_of(&b)], false));
+        // Uncaptured bytes that would hold the next record's header: the walk stops.
+        let ab = [a.clone(), b.clone()].concat();
+        let (_, stopped) = walk(&[(0, &ab[..50], ab.len() as u64)]);
+        assert!(stopped);
+    }
+
+    #[test]
+    fn a_unique_match_ties_and_hands_back_what_waited_in_order() {
+        let mut m = Membio::default();
+        let r = record(9, 40);
+        m.head(&tls_head(1, 10, 0xaa, &r));
+        assert!(m
+            .ssl_data(plain(2, 10, 0xaa, Syscall::SslWrite, 0, b"one"))
+            .is_none());
+        assert!(m
+            .ssl_data(plain(3, 10, 0xaa, Syscall::SslWrite, 3, b"two"))
+            .is_none());
+        // Another process's socket with the same bytes is not this SSL*'s.
+        assert!(m.record(11, &head_of(&r), TIE).is_none());
+        let back = m.record(10, &head_of(&r), TIE).expect("tied");
+        let texts: Vec<&[u8]> = back.iter().map(|d| d.payload.as_slice()).collect();
+        assert_eq!(texts, [b"one", b"two"]);
+        // Later plaintext goes straight to the socket.
+        let (tie, d) = m
+            .ssl_data(plain(4, 10, 0xaa, Syscall::SslRead, 0, b"three"))
+            .expect("goes on");
+        assert_eq!((tie, d.payload.as_slice()), (TIE, &b"three"[..]));
+        assert_eq!(m.stats().tied, 1);
+        assert_eq!(m.stats().ambiguous, 0);
+    }
+
+    #[test]
+    fn a_head_written_by_two_ssls_is_refused_and_counted() {
+        let mut m = Membio::default();
+        let r = record(9, 40);
+        m.head(&tls_head(1, 10, 0xaa, &r));
+        m.head(&tls_head(2, 10, 0xbb, &r));
+        m.ssl_data(plain(3, 10, 0xaa, Syscall::SslWrite, 0, b"x"));
+        assert!(m.record(10, &head_of(&r), TIE).is_none());
+        assert_eq!(m.stats().ambiguous, 1);
+        assert_eq!(m.stats().tied, 0);
+        // Another head of its own still ties it.
+        let own = record(5, 40);
+        m.head(&tls_head(4, 10, 0xaa, &own));
+        assert_eq!(m.record(10, &head_of(&own), TIE).map(|v| v.len()), Some(1));
+    }
+
+    #[test]
+    fn a_head_found_on_two_sockets_gives_its_ssl_up() {
+        let mut m = Membio::default();
+        let r = record(9, 40);
+        let other = Tie {
+            fd: 8,
+            generation: 2,
+        };
+        m.head(&tls_head(1, 10, 0xaa, &r));
+        assert!(m.record(10, &head_of(&r), TIE).is_some());
+        assert!(m.record(10, &head_of(&r), other).is_none());
+        assert_eq!(m.stats().ambiguous, 1);
+        assert_eq!(m.stats().given_up, 1);
+        // Nothing more goes out, to either socket: it is counted instead.
+        assert!(m
+            .ssl_data(plain(5, 10, 0xaa, Syscall::SslWrite, 0, b"late"))
+            .is_none());
+        assert_eq!(m.stats().dropped_bytes, 4);
+    }
+
+    #[test]
+    fn one_ssls_heads_on_two_sockets_give_it_up() {
+        let mut m = Membio::default();
+        let (r1, r2) = (record(1, 40), record(2, 40));
+        m.head(&tls_head(1, 10, 0xaa, &r1));
+        m.head(&tls_head(2, 10, 0xaa, &r2));
+        assert!(m.record(10, &head_of(&r1), TIE).is_some());
+        let other = Tie {
+            fd: 8,
+            generation: 2,
+        };
+        assert!(m.record(10, &head_of(&r2), other).is_none());
+        assert_eq!((m.stats().ambiguous, m.stats().given_up), (1, 1));
+    }
+
+    #[test]
+    fn plaintext_waits_within_the_byte_budget_oldest_giving_up_first() {
+        let mut m = Membio::default();
+        let big = vec![b'a'; MAX_WAITING_BYTES / 2 + 1];
+        m.ssl_data(plain(1, 10, 0xaa, Syscall::SslWrite, 0, &big));
+        m.ssl_data(plain(2, 10, 0xbb, Syscall::SslWrite, 0, &big));
+        let stats = m.stats();
+        assert_eq!(stats.given_up, 1);
+        assert_eq!(stats.dropped_bytes, big.len() as u64);
+        // The one given up stays given up: its later bytes are counted too.
+        m.ssl_data(plain(3, 10, 0xaa, Syscall::SslWrite, 0, b"more"));
+        assert_eq!(m.stats().dropped_bytes, big.len() as u64 + 4);
+        // The other still ties.
+        let r = record(3, 40);
+        m.head(&tls_head(4, 10, 0xbb, &r));
+        assert_eq!(m.record(10, &head_of(&r), TIE).map(|v| v.len()), Some(1));
+    }
+
+    #[test]
+    fn plaintext_and_heads_give_up_after_the_time_limit() {
+        let mut m = Membio::default();
+        let r = record(3, 40);
+        m.head(&tls_head(1, 10, 0xaa, &r));
+        m.ssl_data(plain(1, 10, 0xaa, Syscall::SslWrite, 0, b"hello"));
+        m.expire(MAX_WAIT);
+        assert_eq!(m.stats().given_up, 0);
+        m.expire(MAX_WAIT + 1);
+        assert_eq!((m.stats().given_up, m.stats().dropped_bytes), (1, 5));
+        // The head was forgotten with it.
+        assert!(m.record(10, &head_of(&r), TIE).is_none());
+        assert_eq!(m.stats().tied, 0);
+    }
+
+    #[test]
+    fn free_ends_a_stream_and_its_address_may_tie_afresh() {
+        let mut m = Membio::default();
+        let r1 = record(1, 40);
+        m.head(&tls_head(1, 10, 0xaa, &r1));
+        m.ssl_data(plain(2, 10, 0xaa, Syscall::SslWrite, 0, b"lost"));
+        m.free(&SslFree {
+            ts: 3,
+            task: task(10),
+            ssl: 0xaa,
+        });
+        assert_eq!((m.stats().given_up, m.stats().dropped_bytes), (1, 4));
+        assert!(m.record(10, &head_of(&r1), TIE).is_none());
+        // A new SSL at the same address.
+        let r2 = record(2, 40);
+        m.head(&tls_head(4, 10, 0xaa, &r2));
+        m.ssl_data(plain(5, 10, 0xaa, Syscall::SslWrite, 0, b"new"));
+        assert_eq!(m.record(10, &head_of(&r2), TIE).map(|v| v.len()), Some(1));
+    }
+
+    #[test]
+    fn heads_shorter_than_a_head_are_not_indexed() {
+        let mut m = Membio::default();
+        let ccs = [0x14, 0x03, 0x03, 0x00, 0x01, 0x01];
+        m.head(&tls_head(1, 10, 0xaa, &ccs));
+        let mut padded = [0u8; HEAD_LEN];
+        padded[..ccs.len()].copy_from_slice(&ccs);
+        assert!(m.record(10, &padded, TIE).is_none());
+        assert_eq!(m.stats(), MembioStats::default());
+    }
+
+    /// The socket layer end to end: the SSL*'s plaintext waits, the socket's
+    /// first sent record ties it, and the plaintext goes on as the socket's.
+    #[test]
+    fn sockets_release_tied_plaintext_as_the_sockets_own() {
+        let mut sockets = Sockets::new(Limits::default());
+        let mut out = Vec::new();
+        let hello = {
+            let mut r = vec![
+                0x16, 0x03, 0x01, 0x00, 0x20, 0x01, 0x00, 0x00, 0x1c, 0x03, 0x03,
+            ];
+            r.extend(1..=27u8);
+            r
+        };
+        let events = vec![
+            Event::Accept(Accept {
+                ts: 1,
+                task: task(10),
+                fd: 7,
+                peer: Some("127.0.0.1:5000".parse().unwrap()),
+                sock: Some(crate::event::SockAddrs {
+                    local: Some("127.0.0.1:443".parse().unwrap()),
+                    peer: Some("127.0.0.1:5000".parse().unwrap()),
+                }),
+            }),
+            Event::TlsHead(tls_head(2, 10, 0xaa, &hello)),
+            Event::SslData(plain(3, 10, 0xaa, Syscall::SslWrite, 0, b"PRI * HTTP/2.0")),
+            Event::Data(Data {
+                ts: 4,
+                task: task(10),
+                fd: 7,
+                syscall: Syscall::Sendmsg,
+                pos: 0,
+                count: hello.len() as u64,
+                payload: Bytes(hello.clone()),
+                truncated: false,
+            }),
+            Event::SslData(plain(5, 10, 0xaa, Syscall::SslRead, 0, b"\0\0\0\x04")),
+        ];
+        for e in events {
+            sockets.handle(e, None, &mut out);
+        }
+        sockets.finish(&mut out);
+        let kinds: Vec<String> = out
+            .iter()
+            .map(|r| match r {
+                Released::Open(i) => format!("open {}", i.id.fd),
+                Released::Tls { library, .. } => format!("tls {library:?}"),
+                Released::Data {
+                    id,
+                    direction,
+                    payload,
+                    ..
+                } => format!(
+                    "{} {direction:?} {:?}",
+                    id.fd,
+                    String::from_utf8_lossy(payload)
+                ),
+                Released::End { .. } => "end".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "open 7",
+                "tls Openssl",
+                "7 Send \"PRI * HTTP/2.0\"",
+                "7 Recv \"\\0\\0\\0\\u{4}\"",
+                "end"
+            ]
+        );
+        assert_eq!(sockets.membio_stats().tied, 1);
     }
 }

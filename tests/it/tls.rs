@@ -27,11 +27,16 @@ fn capture_tls(flags: &[&str]) -> TlsRun {
 /// Runs a TLS harness from tests/programs/ under capture of its process tree; its
 /// output line is `said`. Replay of the trace must give the live flows.
 pub(crate) fn capture_harness(script: &str, flags: &[&str]) -> TlsRun {
+    capture_harness_with("python3", script, flags)
+}
+
+/// [`capture_harness`] with this Python.
+fn capture_harness_with(python: &str, script: &str, flags: &[&str]) -> TlsRun {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
     let flows = dir.path().join("flows.jsonl");
     let trace = dir.path().join("t.jsonl");
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python)
         .arg(repo_root().join("tests/programs").join(script))
         .args(flags)
         .stdin(Stdio::piped())
@@ -695,68 +700,65 @@ fn libbpf_messages_are_shown_only_with_verbose() {
 }
 
 /// gRPC over TLS with python3-grpcio: grpcio hands OpenSSL memory BIOs, so its
-/// SSL calls make no syscall to tie them to a socket. flowtap writes no flow
-/// from them or from the ciphertext, and the summary counts the calls it could
-/// not place, and names the process on one line.
+/// SSL calls make no syscall to tie them to a socket. Their plaintext comes
+/// keyed by `SSL*`, and each is tied to its socket by the first bytes of the
+/// records OpenSSL wrote: both sides' gRPC calls come out as flows, in plaintext,
+/// and nothing is named as not hooked or dropped.
 #[test]
 #[ignore = "needs root (BPF, uprobes) and python3-grpcio, openssl; run via scripts/test.sh"]
-fn grpc_over_tls_from_grpcio_is_named_and_counted_not_garbage() {
-    let _guard = privileged();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let flows = dir.path().join("flows.jsonl");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(repo_root().join("tests/programs/grpc_tls.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn grpc_tls.py");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read harness");
-    assert_eq!(line.trim(), "waiting", "harness did not start");
-    let pid = child.id().to_string();
-    let live = LiveCapture::start(&[
-        "capture",
-        "--pid",
-        &pid,
-        "-o",
-        flows.to_str().expect("utf-8"),
-    ]);
-    stdin.write_all(b"go\n").expect("signal harness");
-    line.clear();
-    stdout.read_line(&mut line).expect("read harness result");
-    let status = wait_with_timeout(&mut child, Duration::from_secs(120));
-    assert!(status.success(), "harness failed: {status}");
-    let said: Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("harness said {line:?}: {e}"));
-    assert_eq!(said["say"], "hello world");
-    assert_eq!(said["count"], serde_json::json!(["0801", "0802", "0803"]));
-    let (status, stderr) = live.stop();
-    assert!(status.success(), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&flows).expect("flows"), "");
-    let summary = stderr.lines().last().unwrap_or_default();
-    let unmapped: u64 = summary
-        .split(", ")
-        .find_map(|part| part.strip_suffix(" TLS calls with no socket"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no TLS call count in {summary:?}"));
-    // At least the two requests and their responses, each side.
-    assert!(unmapped >= 8, "{summary}");
-    // The process is named once, with why.
-    let named: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("cannot be captured"))
-        .collect();
-    assert_eq!(named.len(), 1, "{stderr}");
-    assert!(
-        // Named by its thread's comm when it is gone by the time flowtap looks.
-        named[0].contains(&format!("process {pid} (")) && named[0].contains("memory BIOs"),
-        "{}",
-        named[0]
+fn grpc_over_tls_from_grpcio_gives_grpc_flows_from_both_sides() {
+    // Debian's python3 is the one with python3-grpcio.
+    let run = capture_harness_with("/usr/bin/python3", "grpc_tls.py", &[]);
+    assert_eq!(run.said["say"], "hello world");
+    assert_eq!(
+        run.said["count"],
+        serde_json::json!(["0801", "0802", "0803"])
     );
+    let port = run.said["port"]
+        .as_u64()
+        .expect("the harness says its port");
+    for observer in ["client", "server"] {
+        let say = find(&run, observer, "/demo.Echo/Say", "POST");
+        let count = find(&run, observer, "/demo.Echo/Count", "POST");
+        for (f, method, responses) in [(say, "Say", 1), (count, "Count", 3)] {
+            assert_eq!(f["response"]["status"], 200, "{f:#}");
+            assert_eq!(f["dst"]["port"], port, "{f:#}");
+            assert_eq!(f["tls"]["library"], "openssl", "{f:#}");
+            assert_eq!(f["tls"]["sni"], "localhost", "{f:#}");
+            assert_eq!(f["grpc"]["service"], "demo.Echo", "{f:#}");
+            assert_eq!(f["grpc"]["method"], method, "{f:#}");
+            assert_eq!(f["grpc"]["status"], 0, "{f:#}");
+            assert_eq!(f["grpc"]["response"]["count"], responses, "{f:#}");
+            assert!(f["incomplete"].is_null(), "{f:#}");
+        }
+        // The bytes are the plaintext the calls carried.
+        assert_eq!(
+            say["response"]["body"]["text"], "\u{0}\u{0}\u{0}\u{0}\u{b}hello world",
+            "{say:#}"
+        );
+    }
+    assert_eq!(
+        run.flows.len(),
+        4,
+        "{:#?}",
+        run.flows.iter().map(key).collect::<Vec<_>>()
+    );
+    let stderr = &run.stderr;
+    assert!(!stderr.contains("cannot be captured"), "{stderr}");
+    let summary = stderr.lines().last().unwrap_or_default();
+    // One SSL* per side, each tied; nothing refused or dropped.
     assert!(
-        summary.contains(", 1 processes with TLS not hooked"),
+        summary.contains(
+            ", 2 memory-BIO TLS streams tied to their socket, 0 not (0 plaintext bytes dropped), 0 ambiguous matches refused"
+        ),
         "{summary}"
     );
+    assert!(
+        run.trace.contains(r#""type":"tls_head""#),
+        "no TLS heads recorded"
+    );
+    if let Some(dir) = std::env::var_os("FLOWTAP_RECORD_DIR") {
+        let path = std::path::Path::new(&dir).join("live-grpc-tls-membio.trace.jsonl");
+        std::fs::write(&path, &run.trace).expect("keeping the trace");
+    }
 }

@@ -6,7 +6,8 @@ It makes a CA and a server certificate with the openssl CLI, starts the server,
 prints "waiting", blocks until a line arrives on stdin (so the test can start
 flowtap capture --pid on it first), makes the calls and prints one JSON object.
 grpcio drives OpenSSL through memory BIOs: its SSL_read/SSL_write make no
-syscall of their own, which is what the test shows flowtap counting.
+syscall of their own, so flowtap ties each SSL* to its socket by the records
+OpenSSL wrote for it (src/sockets/membio.rs).
 """
 import json
 import subprocess
@@ -59,7 +60,7 @@ def main():
         out["say"] = ch.unary_unary("/demo.Echo/Say")(b"world").decode()
         out["count"] = [m.hex() for m in ch.unary_stream("/demo.Echo/Count")(b"")]
     server.stop(0)
-    print(json.dumps(out), flush=True)
+    print(json.dumps({"said": out}), flush=True)
 
 
 if __name__ == "__main__":
