@@ -232,7 +232,21 @@ impl<S: Sink> Pipeline<S> {
             _ => None,
         };
         self.sockets.handle(event, container_ip, &mut self.released);
+        self.name_given_up();
         self.flush_released()
+    }
+
+    /// One stderr line per process whose memory-BIO TLS plaintext had to be
+    /// dropped (the summary counts the bytes).
+    fn name_given_up(&mut self) {
+        for g in self.sockets.take_given_up() {
+            eprintln!(
+                "flowtap: TLS plaintext of process {} ({}) dropped: {} (the summary counts the bytes)",
+                g.pid,
+                g.comm,
+                g.why.describe()
+            );
+        }
     }
 
     /// The connecting process's container IP in the destination's address family:
@@ -249,6 +263,7 @@ impl<S: Sink> Pipeline<S> {
     /// capture should pass `monotonic_ns()` minus its ring-buffer slack (e.g. 100 ms).
     pub fn advance_time(&mut self, now: Nanos) -> Result<(), PipelineError> {
         self.sockets.advance_time(now, &mut self.released);
+        self.name_given_up();
         self.flush_released()?;
         // Quiet time: whatever the sink batched goes out now.
         self.sink.flush()?;
@@ -272,6 +287,7 @@ impl<S: Sink> Pipeline<S> {
     /// and `incomplete: "capture ended"`.
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
+        self.name_given_up();
         self.summary.reorder = self.sockets.reorder_stats();
         self.summary.tombstones_dropped = self.sockets.tombstones_dropped();
         self.summary.membio = self.sockets.membio_stats();

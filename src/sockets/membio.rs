@@ -47,7 +47,8 @@ pub struct Tie {
 /// What tying did, for the summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MembioStats {
-    /// `SSL*`s tied to their socket.
+    /// `SSL*`s tied to their socket that had plaintext to give (a program on
+    /// socket BIOs ties too, from its first handshake write, but has none).
     pub tied: u64,
     /// Matches refused: one head written by several `SSL*`s, or found on several
     /// sockets, or one `SSL*`'s heads found on two sockets.
@@ -76,6 +77,10 @@ struct Stream {
     waiting_since: Option<Nanos>,
     heads: Vec<Head>,
     last_used: u64,
+    /// Plaintext went on to the tied socket (counted once, in `tied`).
+    delivered: bool,
+    /// The process's name, from its first plaintext.
+    comm: String,
 }
 
 impl Stream {
@@ -87,6 +92,8 @@ impl Stream {
             waiting_since: None,
             heads: Vec::new(),
             last_used,
+            delivered: false,
+            comm: String::new(),
         }
     }
 }
@@ -111,11 +118,60 @@ pub struct Membio {
     waiting_bytes: usize,
     uses: u64,
     stats: MembioStats,
+    /// Processes named in a notice already.
+    named: Vec<u32>,
+    notices: Vec<GivenUp>,
+}
+
+/// Processes named on stderr, at most (a notice per process, not per `SSL*`).
+const MAX_NAMED: usize = 1024;
+
+/// Why an `SSL*`'s plaintext was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhyGivenUp {
+    /// No record of its was found on a socket within [`MAX_WAIT`], or before
+    /// it was freed or the run ended.
+    NeverTied,
+    OverBudget,
+    Ambiguous,
+    SocketGone,
+    Evicted,
+}
+
+impl WhyGivenUp {
+    pub fn describe(self) -> &'static str {
+        match self {
+            WhyGivenUp::NeverTied => {
+                "its OpenSSL works through memory BIOs and none of its records was found on a socket"
+            }
+            WhyGivenUp::OverBudget => {
+                "its OpenSSL works through memory BIOs and its plaintext waited past the 4 MiB budget"
+            }
+            WhyGivenUp::Ambiguous => {
+                "its OpenSSL works through memory BIOs and its records matched more than one socket"
+            }
+            WhyGivenUp::SocketGone => "its OpenSSL works through memory BIOs and its socket was gone",
+            WhyGivenUp::Evicted => "too many SSL* were tracked at once",
+        }
+    }
+}
+
+/// The first `SSL*` of a process given up with plaintext lost: for one line on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenUp {
+    pub pid: u32,
+    pub comm: String,
+    pub why: WhyGivenUp,
 }
 
 impl Membio {
     pub fn stats(&self) -> MembioStats {
         self.stats
+    }
+
+    /// Processes whose plaintext was given up since the last call, each once.
+    pub fn take_notices(&mut self) -> Vec<GivenUp> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Makes sure `key` has a stream (within [`MAX_STREAMS`]) and marks it used.
@@ -129,7 +185,7 @@ impl Membio {
                 .min_by_key(|(_, s)| s.last_used)
                 .map(|(k, _)| *k);
             if let Some(oldest) = oldest {
-                self.give_up(oldest);
+                self.give_up(oldest, WhyGivenUp::Evicted);
                 self.streams.remove(&oldest);
             }
         }
@@ -189,8 +245,17 @@ impl Membio {
         let key = (e.task.pid, e.ssl);
         self.touch(key);
         let s = self.streams.get_mut(&key)?;
+        if s.comm.is_empty() {
+            s.comm.clone_from(&e.task.comm);
+        }
         match s.fate {
-            Fate::Tied(tie) => return Some((tie, e)),
+            Fate::Tied(tie) => {
+                if !s.delivered {
+                    s.delivered = true;
+                    self.stats.tied += 1;
+                }
+                return Some((tie, e));
+            }
             Fate::GivenUp => {
                 self.stats.dropped_bytes += e.count;
                 return None;
@@ -209,7 +274,7 @@ impl Membio {
             let Some(&(_, pid, ssl)) = self.waiting_order.first() else {
                 break;
             };
-            self.give_up((pid, ssl));
+            self.give_up((pid, ssl), WhyGivenUp::OverBudget);
         }
         None
     }
@@ -224,7 +289,7 @@ impl Membio {
                 let ssls = std::mem::take(&mut entry.ssls);
                 self.stats.ambiguous += 1;
                 for ssl in ssls {
-                    self.give_up((pid, ssl));
+                    self.give_up((pid, ssl), WhyGivenUp::Ambiguous);
                 }
             }
             return None;
@@ -239,7 +304,10 @@ impl Membio {
         match s.fate {
             Fate::Untied => {
                 s.fate = Fate::Tied(tie);
-                self.stats.tied += 1;
+                if !s.waiting.is_empty() {
+                    s.delivered = true;
+                    self.stats.tied += 1;
+                }
                 let waiting = std::mem::take(&mut s.waiting);
                 self.waiting_bytes -= s.waiting_bytes;
                 s.waiting_bytes = 0;
@@ -253,7 +321,7 @@ impl Membio {
                 // One SSL*'s records on two sockets: what was tied may be wrong
                 // from here on, so nothing more goes out.
                 self.stats.ambiguous += 1;
-                self.give_up((pid, ssl));
+                self.give_up((pid, ssl), WhyGivenUp::Ambiguous);
                 None
             }
             Fate::GivenUp => None,
@@ -269,7 +337,7 @@ impl Membio {
                 .get(&key)
                 .is_some_and(|s| !s.waiting.is_empty())
             {
-                self.give_up(key);
+                self.give_up(key, WhyGivenUp::NeverTied);
             }
         }
         if let Some(s) = self.streams.remove(&key) {
@@ -285,7 +353,7 @@ impl Membio {
     /// of the stream with it.
     pub fn socket_gone(&mut self, e: &SslData) {
         self.stats.dropped_bytes += e.count;
-        self.give_up((e.task.pid, e.ssl));
+        self.give_up((e.task.pid, e.ssl), WhyGivenUp::SocketGone);
     }
 
     /// Gives up what waited longer than [`MAX_WAIT`] by `now`, and forgets
@@ -296,7 +364,7 @@ impl Membio {
             if since > cutoff {
                 break;
             }
-            self.give_up((pid, ssl));
+            self.give_up((pid, ssl), WhyGivenUp::NeverTied);
         }
         while let Some(&(at, pid, head)) = self.head_order.front() {
             if at > cutoff {
@@ -308,12 +376,23 @@ impl Membio {
     }
 
     /// The `SSL*`'s plaintext, waiting and to come, is dropped and counted.
-    fn give_up(&mut self, key: StreamKey) {
+    fn give_up(&mut self, key: StreamKey, why: WhyGivenUp) {
         let Some(s) = self.streams.get_mut(&key) else {
             return;
         };
         if s.fate != Fate::GivenUp {
             self.stats.given_up += 1;
+            // Named once per process; a program on socket BIOs that tied
+            // without plaintext and then lost its socket is no news.
+            let worth = s.delivered || !s.waiting.is_empty();
+            if worth && self.named.len() < MAX_NAMED && !self.named.contains(&key.0) {
+                self.named.push(key.0);
+                self.notices.push(GivenUp {
+                    pid: key.0,
+                    comm: s.comm.clone(),
+                    why,
+                });
+            }
         }
         s.fate = Fate::GivenUp;
         self.stats.dropped_bytes += s.waiting.iter().map(|d| d.count).sum::<u64>();
@@ -328,7 +407,7 @@ impl Membio {
     /// At the end of the run: what still waits is given up.
     pub fn finish(&mut self) {
         while let Some(&(_, pid, ssl)) = self.waiting_order.first() {
-            self.give_up((pid, ssl));
+            self.give_up((pid, ssl), WhyGivenUp::NeverTied);
         }
     }
 }
@@ -586,6 +665,24 @@ mod tests {
     }
 
     #[test]
+    fn a_tie_counts_once_its_ssl_has_plaintext() {
+        // A program on socket BIOs (curl) ties from its first handshake write,
+        // and never has plaintext keyed by SSL*: it is not counted.
+        let mut m = Membio::default();
+        let r = record(9, 40);
+        m.head(&tls_head(1, 10, 0xaa, &r));
+        assert_eq!(m.record(10, &head_of(&r), TIE).map(|v| v.len()), Some(0));
+        assert_eq!(m.stats().tied, 0);
+        assert!(m
+            .ssl_data(plain(2, 10, 0xaa, Syscall::SslRead, 0, b"x"))
+            .is_some());
+        assert!(m
+            .ssl_data(plain(3, 10, 0xaa, Syscall::SslRead, 1, b"y"))
+            .is_some());
+        assert_eq!(m.stats().tied, 1);
+    }
+
+    #[test]
     fn a_head_written_by_two_ssls_is_refused_and_counted() {
         let mut m = Membio::default();
         let r = record(9, 40);
@@ -664,6 +761,16 @@ mod tests {
         assert_eq!(m.stats().given_up, 0);
         m.expire(MAX_WAIT + 1);
         assert_eq!((m.stats().given_up, m.stats().dropped_bytes), (1, 5));
+        // Named once, for one line on stderr.
+        assert_eq!(
+            m.take_notices(),
+            [GivenUp {
+                pid: 10,
+                comm: "python3".into(),
+                why: WhyGivenUp::NeverTied
+            }]
+        );
+        assert!(m.take_notices().is_empty());
         // The head was forgotten with it.
         assert!(m.record(10, &head_of(&r), TIE).is_none());
         assert_eq!(m.stats().tied, 0);

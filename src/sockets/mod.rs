@@ -22,7 +22,7 @@ use crate::event::{
     SockAddrs, SslData, Task, TlsLibrary,
 };
 
-pub use membio::MembioStats;
+pub use membio::{GivenUp, MembioStats};
 use membio::{Membio, Tie};
 use reorder::Ordered;
 pub use reorder::{ReorderStats, REORDER_MAX_BYTES, REORDER_MAX_WAIT};
@@ -198,6 +198,12 @@ impl Sockets {
     /// What tying memory-BIO `SSL*`s to their sockets did so far.
     pub fn membio_stats(&self) -> MembioStats {
         self.membio.stats()
+    }
+
+    /// Processes whose memory-BIO plaintext was given up since the last call,
+    /// each named once.
+    pub fn take_given_up(&mut self) -> Vec<GivenUp> {
+        self.membio.take_notices()
     }
 
     /// What the reorder windows did so far, over every socket.

@@ -35,6 +35,10 @@ const HOST_LIBRARY_DIRS: [&str; 4] = [
     "/usr/lib",
 ];
 
+/// Host executables with OpenSSL built in, attached at start for the same
+/// reason: Node's first connection can come before its exec is looked at.
+const HOST_EXECUTABLES: [&str; 2] = ["/usr/bin/node", "/usr/local/bin/node"];
+
 /// A process that just exec'd is looked at again this long after (its dynamic
 /// loader maps libssl after exec).
 const AFTER_EXEC: Duration = Duration::from_millis(100);
@@ -134,6 +138,18 @@ impl<'obj> TlsProbes<'obj> {
                 } else if is_openssl_libcrypto(&name) {
                     let _ = probes.attach_library(&entry.path(), Library::Crypto);
                 }
+            }
+        }
+        for exe in HOST_EXECUTABLES {
+            let path = Path::new(exe);
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            let found = embedded_tls(path);
+            probes.executables.insert((meta.dev(), meta.ino()), found);
+            if found == Some(Embedded::Openssl) {
+                let _ = probes.attach_library(path, Library::Ssl);
+                let _ = probes.attach_library(path, Library::Crypto);
             }
         }
         Ok(probes)
@@ -242,13 +258,9 @@ impl<'obj> TlsProbes<'obj> {
         if !libs.iter().any(|l| l.kind == Library::Ssl) {
             libs.clear();
         }
-        if libs.is_empty() && is_node(pid) {
-            self.report(
-                pid,
-                "Node.js has OpenSSL built in and drives it through memory BIOs, \
-                 so its plaintext cannot be tied to a socket",
-            );
-        } else if let Err(why) = self.attach_executable(pid) {
+        // Node has OpenSSL built in (and exports its symbols): it is found as
+        // any executable with OpenSSL linked in, and ties through its memory BIOs.
+        if let Err(why) = self.attach_executable(pid) {
             self.report(pid, &why);
         }
         for lib in libs {
@@ -373,15 +385,6 @@ impl<'obj> TlsProbes<'obj> {
         self.links.extend(links);
         Ok(())
     }
-}
-
-/// Whether the process runs a Node.js executable.
-fn is_node(pid: u32) -> bool {
-    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
-        exe.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n == "node" || n == "nodejs")
-    })
 }
 
 /// The inodes of a process's cgroup v2 directory and of those above it (nearest
