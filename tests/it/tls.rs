@@ -758,3 +758,110 @@ fn grpc_over_tls_from_grpcio_gives_grpc_flows_from_both_sides() {
         std::fs::write(&path, &run.trace).expect("keeping the trace");
     }
 }
+
+/// gRPC over TLS between two grpcio containers of one compose project (the
+/// server running before capture, the client started under it): both sides'
+/// calls, tied to their sockets by record, name both ends by compose service.
+#[test]
+#[ignore = "needs root (BPF, uprobes), Docker and python3-grpcio; run via scripts/test.sh"]
+fn grpc_over_tls_between_grpcio_containers_is_named_by_compose_service() {
+    let _guard = privileged();
+    crate::support::build_images();
+    let mut cleanup = crate::docker::Cleanup::default();
+    let tag = std::process::id();
+    let project = format!("ft-grpc-tls-{tag}");
+    let network = format!("ft-grpc-tls-net-{tag}");
+    let (api, client) = (
+        format!("ft-grpc-tls-api-{tag}"),
+        format!("ft-grpc-tls-client-{tag}"),
+    );
+    let conf = tempfile::tempdir().expect("tempdir");
+    make_certs(conf.path(), "DNS:api");
+    let conf_mount = format!("{}:/conf:ro", conf.path().display());
+    let programs = format!("{}:/prog:ro", repo_root().join("tests/programs").display());
+    let docker = crate::docker::docker;
+    docker(&["network", "create", &network]);
+    cleanup.networks.push(network.clone());
+    let run_args = |name: &str, service: &str, detach: bool| -> Vec<String> {
+        let mut args = vec!["run".to_string()];
+        args.push(if detach { "-d" } else { "--rm" }.to_string());
+        for a in [
+            "--name",
+            name,
+            "--network",
+            &network,
+            "--network-alias",
+            service,
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            &format!("com.docker.compose.service={service}"),
+            "-v",
+            "/usr:/usr:ro",
+            "-v",
+            &conf_mount,
+            "-v",
+            &programs,
+            crate::support::BASE_IMAGE,
+            "/usr/bin/python3",
+            "/prog/grpc_tls.py",
+        ] {
+            args.push(a.to_string());
+        }
+        args
+    };
+    cleanup.containers.push(api.clone());
+    let mut args = run_args(&api, "api", true);
+    args.extend(["serve", "/conf", "50051"].map(String::from));
+    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows_path = dir.path().join("flows.jsonl");
+    let live = LiveCapture::start(&[
+        "capture",
+        "--compose-project",
+        &project,
+        "-o",
+        flows_path.to_str().expect("utf-8"),
+    ]);
+    cleanup.containers.push(client.clone());
+    let mut args = run_args(&client, "client", false);
+    args.extend(["call", "/conf", "api:50051"].map(String::from));
+    let said = docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let said: Value = serde_json::from_str(&said).unwrap_or_else(|e| panic!("{said:?}: {e}"));
+    assert_eq!(said["said"]["say"], "hello world");
+    assert_eq!(
+        said["said"]["count"],
+        serde_json::json!(["0801", "0802", "0803"])
+    );
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert!(!stderr.contains("plaintext of process"), "{stderr}");
+    let flows: Vec<Value> = std::fs::read_to_string(&flows_path)
+        .expect("flows")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("flow is JSON"))
+        .collect();
+    let mut seen: Vec<(String, String, u64)> = flows
+        .iter()
+        .map(|f| {
+            assert_eq!(f["tls"]["library"], "openssl", "{f}");
+            assert_eq!(f["tls"]["sni"], "api", "{f}");
+            assert_eq!(f["src"]["container"]["compose_service"], "client", "{f}");
+            assert_eq!(f["dst"]["container"]["compose_service"], "api", "{f}");
+            assert_eq!(f["dst"]["port"], 50051, "{f}");
+            assert_eq!(f["grpc"]["status"], 0, "{f}");
+            assert!(f["incomplete"].is_null(), "{f}");
+            let (o, _, _, t, s) = key(f);
+            (o, t, s)
+        })
+        .collect();
+    seen.sort();
+    let want: Vec<(String, String, u64)> = ["client", "server"]
+        .iter()
+        .flat_map(|o| {
+            ["/demo.Echo/Count", "/demo.Echo/Say"].map(|t| (o.to_string(), t.to_string(), 200))
+        })
+        .collect();
+    assert_eq!(seen, want, "{stderr}");
+}
