@@ -607,6 +607,47 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// However a stream of records is cut into pieces (some captured only
+        /// in part), the walk finds what it finds in the whole; and bytes from
+        /// the wire never make it panic.
+        #[test]
+        fn the_walk_does_not_depend_on_how_the_stream_is_cut(
+            lens in proptest::collection::vec(0u16..300, 1..12),
+            cuts in proptest::collection::vec(1usize..200, 0..20),
+            garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..400),
+        ) {
+            let stream: Vec<u8> = lens
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &len)| record(i as u8, len))
+                .collect();
+            let (whole, _) = walk(&[(0, &stream, stream.len() as u64)]);
+            let mut pieces = Vec::new();
+            let mut at = 0usize;
+            for cut in cuts.iter().chain(std::iter::once(&usize::MAX)) {
+                let end = at.saturating_add(*cut).min(stream.len());
+                pieces.push((at as u64, &stream[at..end], (end - at) as u64));
+                at = end;
+                if at == stream.len() {
+                    break;
+                }
+            }
+            let (cut_up, stopped) = walk(&pieces);
+            proptest::prop_assert_eq!(&cut_up, &whole);
+            proptest::prop_assert!(!stopped);
+            let mut w = RecordWalk::default();
+            let mut heads = Vec::new();
+            let mut pos = 0;
+            for piece in garbage.chunks(37) {
+                // Claim more than was captured now and then.
+                let count = piece.len() as u64 + u64::from(piece.first().copied().unwrap_or(0) % 3);
+                w.feed(pos, piece, count, &mut heads);
+                pos += count;
+            }
+        }
+    }
+
     #[test]
     fn the_walk_stops_at_what_is_not_a_record_and_at_gaps() {
         assert_eq!(walk(&[(0, b"GET / HTTP/1.1\r\n\r\n", 18)]), (vec![], true));
