@@ -142,16 +142,22 @@ impl WhyGivenUp {
     pub fn describe(self) -> &'static str {
         match self {
             WhyGivenUp::NeverTied => {
-                "its OpenSSL works through memory BIOs and none of its records was found on a socket"
+                "its SSL calls made no socket I/O of their own (memory BIOs), and no record \
+                 they wrote was found on one of its sockets in time"
             }
             WhyGivenUp::OverBudget => {
-                "its OpenSSL works through memory BIOs and its plaintext waited past the 4 MiB budget"
+                "its SSL calls made no socket I/O of their own (memory BIOs), and their \
+                 plaintext waited for its socket past the 4 MiB budget"
             }
             WhyGivenUp::Ambiguous => {
-                "its OpenSSL works through memory BIOs and its records matched more than one socket"
+                "its SSL calls made no socket I/O of their own (memory BIOs), and the records \
+                 they wrote matched more than one socket"
             }
-            WhyGivenUp::SocketGone => "its OpenSSL works through memory BIOs and its socket was gone",
-            WhyGivenUp::Evicted => "too many SSL* were tracked at once",
+            WhyGivenUp::SocketGone => {
+                "its SSL calls made no socket I/O of their own (memory BIOs), and the socket \
+                 they were tied to was gone"
+            }
+            WhyGivenUp::Evicted => "more SSL* than flowtap tracks at once were in use",
         }
     }
 }
