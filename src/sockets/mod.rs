@@ -5,6 +5,7 @@
 
 mod hello;
 mod membio;
+mod records;
 mod reorder;
 mod socket;
 #[cfg(test)]

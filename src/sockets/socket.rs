@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
-use super::membio::RecordWalk;
+use super::records::RecordWalk;
 use super::reorder::{Reorder, ReorderStats};
 
 /// Which observation gave an address.
