@@ -44,43 +44,12 @@ struct {
 	__type(value, struct fd_ident);
 } other_fds SEC(".maps");
 
-/* The open file at fd in the current task, or NULL. */
-static __always_inline struct file *fd_file(__s32 fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	struct file **fd_array = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fd_array[fd]))
-		return NULL;
-	return file;
-}
+#include "tcpsock.bpf.h"
 
 static __always_inline struct fd_ident file_ident(struct file *file)
 {
 	struct fd_ident id = {.file = (__u64)file, .ino = BPF_CORE_READ(file, f_inode, i_ino)};
 	return id;
-}
-
-/* The struct sock behind file, if it is a TCP socket. */
-static __always_inline struct sock *file_tcp_sock(struct file *file)
-{
-	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
-		return NULL;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!sk)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return NULL;
-	return sk;
 }
 
 static __always_inline void emit_close(__s32 fd)

@@ -17,6 +17,12 @@
 
 #include "flowtap.h"
 
+/* Never used: they put the records bpf/tls.bpf.c writes into this object's
+ * BTF, so that the skeleton's Rust types, which the decoder reads, include them. */
+struct ft_ssl_data_event unused_ssl_data __attribute__((unused));
+struct ft_tls_head_event unused_tls_head __attribute__((unused));
+struct ft_ssl_free_event unused_ssl_free __attribute__((unused));
+
 char LICENSE[] SEC("license") = "GPL";
 
 #define AF_INET 2

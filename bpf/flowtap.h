@@ -34,6 +34,11 @@ enum ft_kind {
 	FT_DATA = 5,
 	FT_CLOSE = 6,
 	FT_FILE_DATA = 7, /* a sendfile record with the source file's identity */
+	/* OpenSSL driven through memory BIOs (bpf/tls.bpf.c): its calls make no
+	 * socket I/O, so they are reported by SSL* and tied to a socket in userspace. */
+	FT_SSL_DATA = 8, /* plaintext of an SSL_* call with no socket of its own */
+	FT_TLS_HEAD = 9, /* the first bytes OpenSSL wrote to such an SSL*'s BIO */
+	FT_SSL_FREE = 10, /* SSL_free of such an SSL*: its stream ends */
 };
 
 enum ft_syscall {
@@ -98,6 +103,34 @@ struct ft_data_event {
 	__u64 count;     /* bytes this record stands for */
 	__u32 captured;  /* payload bytes that follow; < count means truncated */
 	__u32 syscall;   /* enum ft_syscall */
+};
+
+/* FT_SSL_DATA: hdr.fd is -1, positions count this SSL*'s plaintext; followed
+ * by `data.captured` payload bytes. */
+struct ft_ssl_data_event {
+	struct ft_data_event data;
+	__u64 ssl;
+};
+
+/* Bytes of a BIO write kept in FT_TLS_HEAD: a TLS record header and 11 bytes
+ * after it, enough to tell one socket's record from another's. */
+#define FT_TLS_HEAD_LEN 16
+
+/* FT_TLS_HEAD: a BIO write inside an SSL_* call on `ssl` (len bytes, of which
+ * the first `captured` are in `head`), made without a socket syscall. */
+struct ft_tls_head_event {
+	struct ft_header hdr;
+	__u64 ssl;
+	__u64 len;
+	__u32 captured;
+	__u32 _pad;
+	__u8 head[FT_TLS_HEAD_LEN];
+};
+
+/* FT_SSL_FREE */
+struct ft_ssl_free_event {
+	struct ft_header hdr;
+	__u64 ssl;
 };
 
 /* Bytes of the source file's path kept, and the longest name one step adds. */

@@ -9,6 +9,11 @@
  * the call per thread, this object's own sys_enter tracepoints note the fd of the
  * read/write the same thread makes while inside SSL_*, and an SSL* -> fd cache
  * answers calls served from OpenSSL's buffer without a syscall. No struct offsets.
+ *
+ * OpenSSL driven through memory BIOs (grpcio, Node) makes no syscall inside
+ * SSL_*: such a call's plaintext goes out keyed by its SSL* (FT_SSL_DATA), and
+ * each BIO write it makes reports the first bytes of the TLS records written
+ * (FT_TLS_HEAD), which userspace finds again in a socket's ciphertext.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -16,6 +21,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "flowtap.h"
+#include "tcpsock.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -108,21 +114,6 @@ struct {
 	__type(value, __u64);
 } unmapped SEC(".maps");
 
-/* The same, per process: userspace names a process whose calls never find their
- * socket (OpenSSL driven through memory BIOs, as grpcio does), by the name kept
- * here, since the process may be gone by then. */
-struct unmapped_process {
-	__u64 calls;
-	char comm[16];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct unmapped_process);
-} unmapped_tgids SEC(".maps");
-
 struct data_record {
 	struct ft_data_event ev;
 	__u8 payload[FT_CHUNK];
@@ -134,6 +125,27 @@ struct {
 	__type(key, __u32);
 	__type(value, struct data_record);
 } scratch SEC(".maps");
+
+struct ssl_data_record {
+	struct ft_ssl_data_event ev;
+	__u8 payload[FT_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ssl_data_record);
+} ssl_scratch SEC(".maps");
+
+/* Plaintext bytes sent, received, per SSL* reported by FT_SSL_DATA or
+ * FT_TLS_HEAD: an entry means SSL_free is reported too. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __u64[2]);
+} ssl_pos SEC(".maps");
 
 static __always_inline void bump(void *map)
 {
@@ -147,6 +159,18 @@ static __always_inline void bump(void *map)
 
 /* ---- uprobes ------------------------------------------------------------------ */
 
+static __always_inline void fill_tls_header(struct ft_header *h, __u32 kind, __u64 id)
+{
+	h->ts = bpf_ktime_get_ns();
+	__u64 cgroup = traced_cgroup();
+	h->cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->kind = kind;
+	h->fd = -1;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
 static __always_inline int ssl_enter(__u32 op, __u64 ssl, __u64 buf, __u64 len_out)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -158,6 +182,7 @@ static __always_inline int ssl_enter(__u32 op, __u64 ssl, __u64 buf, __u64 len_o
 }
 
 struct emit_state {
+	__u64 ssl; /* nonzero: an FT_SSL_DATA record of this SSL* (fd is -1) */
 	__u64 ptr;
 	__u64 left;         /* bytes not yet emitted */
 	__u64 capture_left; /* bytes that may still be copied */
@@ -179,34 +204,47 @@ struct {
 	__type(value, struct emit_state);
 } tls_walks SEC(".maps");
 
+static __always_inline __u64 wakeup(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FT_WAKEUP_BYTES ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 {
 	__u32 zero = 0;
-	struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
-	if (!r)
-		return;
-	__u64 id = bpf_get_current_pid_tgid();
-	r->ev.hdr.ts = bpf_ktime_get_ns();
-	__u64 cgroup = traced_cgroup();
-	r->ev.hdr.cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
-	r->ev.hdr.pid = id >> 32;
-	r->ev.hdr.tid = (__u32)id;
-	r->ev.hdr.kind = FT_DATA;
-	r->ev.hdr.fd = s->fd;
-	bpf_get_current_comm(r->ev.hdr.comm, sizeof(r->ev.hdr.comm));
-	r->ev.pos = s->pos;
-	r->ev.count = count;
-	r->ev.syscall = s->op;
+	struct ft_data_event *ev;
+	__u8 *payload;
+	__u64 size;
+	if (s->ssl) {
+		struct ssl_data_record *r = bpf_map_lookup_elem(&ssl_scratch, &zero);
+		if (!r)
+			return;
+		r->ev.ssl = s->ssl;
+		ev = &r->ev.data;
+		payload = r->payload;
+		size = sizeof(r->ev);
+	} else {
+		struct data_record *r = bpf_map_lookup_elem(&scratch, &zero);
+		if (!r)
+			return;
+		ev = &r->ev;
+		payload = r->payload;
+		size = sizeof(r->ev);
+	}
+	fill_tls_header(&ev->hdr, s->ssl ? FT_SSL_DATA : FT_DATA, bpf_get_current_pid_tgid());
+	ev->hdr.fd = s->fd;
+	ev->pos = s->pos;
+	ev->count = count;
+	ev->syscall = s->op;
 	__u32 len = want;
 	if (len > FT_CHUNK)
 		len = FT_CHUNK;
-	if (len && bpf_probe_read_user(r->payload, len, (const void *)s->ptr))
+	if (len && bpf_probe_read_user(payload, len, (const void *)s->ptr))
 		len = 0; /* not readable: the bytes are counted, not copied */
-	r->ev.captured = len;
-	__u64 flag = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FT_WAKEUP_BYTES ?
-			     BPF_RB_FORCE_WAKEUP :
-			     BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->ev) + (len & (2 * FT_CHUNK - 1)), flag))
+	ev->captured = len;
+	if (bpf_ringbuf_output(&events, ev, size + (len & (2 * FT_CHUNK - 1)), wakeup()))
 		bump(&drops);
 }
 
@@ -229,19 +267,21 @@ static long emit_piece(__u32 i, void *unused)
 	return 0;
 }
 
-/* Plaintext a TLS call moved, as data records at the connection's plaintext
- * positions (shared by every library: the stream is the socket's). */
-static __always_inline int emit_plaintext(__u64 id, __s32 fd, __u32 op, __u64 buf, __u64 n)
+/* The plaintext positions at key in map, made on first use. */
+static __always_inline __u64 *positions(void *map, void *key)
 {
-	struct fd_key fk = {.tgid = id >> 32, .fd = fd};
-	__u64 *pos = bpf_map_lookup_elem(&plain_pos, &fk);
-	if (!pos) {
-		__u64 zeros[2] = {};
-		bpf_map_update_elem(&plain_pos, &fk, zeros, BPF_NOEXIST);
-		pos = bpf_map_lookup_elem(&plain_pos, &fk);
-		if (!pos)
-			return 0;
-	}
+	__u64 *pos = bpf_map_lookup_elem(map, key);
+	if (pos)
+		return pos;
+	__u64 zeros[2] = {};
+	bpf_map_update_elem(map, key, zeros, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+/* Plaintext a TLS call moved, as data records at the stream's plaintext
+ * positions: the socket's (fd), or the SSL*'s when ssl is nonzero. */
+static __always_inline int emit_at(__u64 *pos, __s32 fd, __u64 ssl, __u32 op, __u64 buf, __u64 n)
+{
 	__u32 dir = op == FT_SYS_SSL_WRITE || op == FT_SYS_BORINGSSL_WRITE ||
 				    op == FT_SYS_GOTLS_WRITE ?
 			    0 :
@@ -250,6 +290,7 @@ static __always_inline int emit_plaintext(__u64 id, __s32 fd, __u32 op, __u64 bu
 	struct emit_state *s = bpf_map_lookup_elem(&tls_walks, &zero);
 	if (!s)
 		return 0;
+	s->ssl = ssl;
 	s->ptr = buf;
 	s->left = n;
 	s->capture_left = max_payload;
@@ -261,6 +302,16 @@ static __always_inline int emit_plaintext(__u64 id, __s32 fd, __u32 op, __u64 bu
 	if (s->left)
 		emit(s, s->left, 0);
 	return 0;
+}
+
+/* Plaintext on a socket (shared by every library: the stream is the socket's). */
+static __always_inline int emit_plaintext(__u64 id, __s32 fd, __u32 op, __u64 buf, __u64 n)
+{
+	struct fd_key fk = {.tgid = id >> 32, .fd = fd};
+	__u64 *pos = positions(&plain_pos, &fk);
+	if (!pos)
+		return 0;
+	return emit_at(pos, fd, 0, op, buf, n);
 }
 
 static __always_inline int ssl_exit(long ret)
@@ -298,17 +349,12 @@ static __always_inline int ssl_exit(long ret)
 	} else {
 		__s32 *cached = bpf_map_lookup_elem(&ssl_fds, &sk);
 		if (!cached) {
+			/* Memory BIOs: userspace ties the SSL* to its socket by record. */
 			bump(&unmapped);
-			__u32 tgid = id >> 32;
-			struct unmapped_process *seen = bpf_map_lookup_elem(&unmapped_tgids, &tgid);
-			if (seen) {
-				__sync_fetch_and_add(&seen->calls, 1);
-			} else {
-				struct unmapped_process first = {.calls = 1};
-				bpf_get_current_comm(first.comm, sizeof(first.comm));
-				bpf_map_update_elem(&unmapped_tgids, &tgid, &first, BPF_NOEXIST);
-			}
-			return 0;
+			__u64 *pos = positions(&ssl_pos, &sk);
+			if (!pos)
+				return 0;
+			return emit_at(pos, -1, c.ssl, c.op, c.buf, n);
 		}
 		c.fd = *cached;
 	}
@@ -369,13 +415,87 @@ int BPF_URETPROBE(ssl_exit_probe, long ret)
 	return ssl_exit(ret);
 }
 
+/* void SSL_free(SSL *ssl): an SSL* reported by itself ends (its address may
+ * come back for another connection), and its fd is forgotten. */
+SEC("uprobe")
+int BPF_UPROBE(ssl_free_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!traced(id))
+		return 0;
+	struct ssl_key k = {.tgid = id >> 32, .ssl = (__u64)ssl};
+	bpf_map_delete_elem(&ssl_fds, &k);
+	if (bpf_map_delete_elem(&ssl_pos, &k))
+		return 0;
+	struct ft_ssl_free_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		bump(&drops);
+		return 0;
+	}
+	fill_tls_header(&e->hdr, FT_SSL_FREE, id);
+	e->ssl = (__u64)ssl;
+	bpf_ringbuf_submit(e, wakeup());
+	return 0;
+}
+
+/*
+ * A BIO write inside an SSL_* call that has made no socket syscall, for an SSL*
+ * with no fd known: OpenSSL is handing TLS records to a memory BIO (or to a
+ * socket BIO that will make the syscall inside this write: then the SSL* gets
+ * its fd and later writes are quiet). The first bytes are what userspace looks
+ * for among the records the process sends on its sockets.
+ */
+static __always_inline int bio_write(__u64 data, long len)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (!c || c->fd >= 0 || len <= 0)
+		return 0;
+	struct ssl_key k = {.tgid = id >> 32, .ssl = c->ssl};
+	if (bpf_map_lookup_elem(&ssl_fds, &k))
+		return 0;
+	if (!positions(&ssl_pos, &k))
+		return 0;
+	struct ft_tls_head_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		bump(&drops);
+		return 0;
+	}
+	fill_tls_header(&e->hdr, FT_TLS_HEAD, id);
+	e->ssl = c->ssl;
+	e->len = len;
+	e->_pad = 0;
+	__builtin_memset(e->head, 0, sizeof(e->head));
+	e->captured = len < FT_TLS_HEAD_LEN ? len : FT_TLS_HEAD_LEN;
+	if (bpf_probe_read_user(e->head, sizeof(e->head), (const void *)data))
+		e->captured = 0;
+	bpf_ringbuf_submit(e, wakeup());
+	return 0;
+}
+
+/* int BIO_write(BIO *b, const void *data, int dlen) */
+SEC("uprobe")
+int BPF_UPROBE(bio_write_enter, void *bio, void *data, int len)
+{
+	return bio_write((__u64)data, len);
+}
+
+/* int BIO_write_ex(BIO *b, const void *data, size_t dlen, size_t *written) */
+SEC("uprobe")
+int BPF_UPROBE(bio_write_ex_enter, void *bio, void *data, size_t len)
+{
+	return bio_write((__u64)data, len > 0x7fffffff ? 0x7fffffff : (long)len);
+}
+
 /* ---- nested syscalls: which fd the SSL* in progress uses ---------------------- */
 
+/* Only a TCP socket counts: a call that reads a file or wakes an event loop
+ * inside SSL_* (Node does) must not send the plaintext to that fd. */
 static __always_inline int note_fd(__s32 fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (c && fd >= 0)
+	if (c && fd >= 0 && file_tcp_sock(fd_file(fd)))
 		c->fd = fd;
 	return 0;
 }

@@ -32,6 +32,14 @@ pub enum Event {
     Data(Data),
     /// `close` on a tracked socket.
     Close(Close),
+    /// Plaintext of an OpenSSL call that made no socket I/O of its own (OpenSSL
+    /// driven through memory BIOs), keyed by its `SSL*`.
+    SslData(SslData),
+    /// The first bytes of what such an `SSL*` handed its BIO: the start of TLS
+    /// records that the process then sends on some socket.
+    TlsHead(TlsHead),
+    /// `SSL_free` of an `SSL*` seen in `ssl_data` or `tls_head`: its stream ends.
+    SslFree(SslFree),
     /// What Docker says about a container.
     Container(ContainerEvent),
     /// Cumulative count of events the kernel could not deliver (ring buffer full).
@@ -52,6 +60,7 @@ impl Event {
     pub fn held_bytes(&self) -> usize {
         let payload = match self {
             Event::Data(d) => d.payload.len(),
+            Event::SslData(d) => d.payload.len(),
             _ => 0,
         };
         std::mem::size_of::<Event>() + payload
@@ -66,6 +75,9 @@ impl Event {
             Event::Socket(e) => e.ts,
             Event::Data(e) => e.ts,
             Event::Close(e) => e.ts,
+            Event::SslData(e) => e.ts,
+            Event::TlsHead(e) => e.ts,
+            Event::SslFree(e) => e.ts,
             Event::Container(e) => e.ts,
         }
     }
@@ -79,6 +91,9 @@ impl Event {
             Event::Socket(e) => &e.task,
             Event::Data(e) => &e.task,
             Event::Close(e) => &e.task,
+            Event::SslData(e) => &e.task,
+            Event::TlsHead(e) => &e.task,
+            Event::SslFree(e) => &e.task,
             Event::Clock { .. }
             | Event::Container(_)
             | Event::Loss { .. }
@@ -317,6 +332,55 @@ impl Data {
     pub fn direction(&self) -> Direction {
         self.syscall.direction()
     }
+}
+
+/// One piece of an `SSL*`'s plaintext, as [`Data`] is of a socket's; `pos`
+/// counts the `SSL*`'s plaintext stream in its direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SslData {
+    pub ts: Nanos,
+    pub task: Task,
+    /// The `SSL*`, an address in the process (`task.pid`).
+    pub ssl: u64,
+    pub syscall: Syscall,
+    pub pos: u64,
+    pub count: u64,
+    pub payload: Bytes,
+    pub truncated: bool,
+}
+
+impl SslData {
+    /// The same piece, as plaintext on the socket the `SSL*` was tied to.
+    pub fn on_socket(self, fd: i32) -> Data {
+        Data {
+            ts: self.ts,
+            task: self.task,
+            fd,
+            syscall: self.syscall,
+            pos: self.pos,
+            count: self.count,
+            payload: self.payload,
+            truncated: self.truncated,
+        }
+    }
+}
+
+/// A BIO write OpenSSL made for `ssl` inside one of its calls: `len` bytes,
+/// `head` the first of them (up to 16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsHead {
+    pub ts: Nanos,
+    pub task: Task,
+    pub ssl: u64,
+    pub len: u64,
+    pub head: Bytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SslFree {
+    pub ts: Nanos,
+    pub task: Task,
+    pub ssl: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,9 @@ use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, S
 use crate::flow::Tls;
 use crate::http::{BodyBudget, Connection, Drops, Exchange};
 use crate::sink::{Sink, SinkError};
-use crate::sockets::{Gauge, Limits, Released, ReorderStats, SocketId, SocketInfo, Sockets};
+use crate::sockets::{
+    Gauge, Limits, MembioStats, Released, ReorderStats, SocketId, SocketInfo, Sockets,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -65,6 +67,8 @@ pub struct Summary {
     /// Idle or evicted sockets whose kept addresses were forgotten over the
     /// tombstone cap (later data on them has none).
     pub tombstones_dropped: u64,
+    /// What tying memory-BIO `SSL*`s (grpcio) to their sockets did.
+    pub membio: MembioStats,
 }
 
 impl fmt::Display for Summary {
@@ -127,6 +131,17 @@ impl fmt::Display for Summary {
                 ", {} idle sockets' addresses forgotten",
                 self.tombstones_dropped
             )?;
+        }
+        let m = &self.membio;
+        if m.tied > 0 || m.given_up > 0 || m.ambiguous > 0 {
+            write!(
+                f,
+                ", {} memory-BIO TLS streams tied to their socket, {} not ({} plaintext bytes dropped), {} ambiguous matches refused",
+                m.tied, m.given_up, m.dropped_bytes, m.ambiguous
+            )?;
+        }
+        if m.heads_forgotten > 0 {
+            write!(f, ", {} TLS record heads forgotten", m.heads_forgotten)?;
         }
         Ok(())
     }
@@ -217,7 +232,21 @@ impl<S: Sink> Pipeline<S> {
             _ => None,
         };
         self.sockets.handle(event, container_ip, &mut self.released);
+        self.name_given_up();
         self.flush_released()
+    }
+
+    /// One stderr line per process whose memory-BIO TLS plaintext had to be
+    /// dropped (the summary counts the bytes).
+    fn name_given_up(&mut self) {
+        for g in self.sockets.take_given_up() {
+            eprintln!(
+                "flowtap: TLS plaintext of process {} ({}) dropped: {} (the summary counts the bytes)",
+                g.pid,
+                g.comm,
+                g.why.describe()
+            );
+        }
     }
 
     /// The connecting process's container IP in the destination's address family:
@@ -234,6 +263,7 @@ impl<S: Sink> Pipeline<S> {
     /// capture should pass `monotonic_ns()` minus its ring-buffer slack (e.g. 100 ms).
     pub fn advance_time(&mut self, now: Nanos) -> Result<(), PipelineError> {
         self.sockets.advance_time(now, &mut self.released);
+        self.name_given_up();
         self.flush_released()?;
         // Quiet time: whatever the sink batched goes out now.
         self.sink.flush()?;
@@ -257,8 +287,10 @@ impl<S: Sink> Pipeline<S> {
     /// and `incomplete: "capture ended"`.
     pub fn finish(mut self) -> Result<Summary, PipelineError> {
         self.summary.sockets_held = self.sockets.finish(&mut self.released);
+        self.name_given_up();
         self.summary.reorder = self.sockets.reorder_stats();
         self.summary.tombstones_dropped = self.sockets.tombstones_dropped();
+        self.summary.membio = self.sockets.membio_stats();
         self.flush_released()?;
         self.sink.finish()?;
         Ok(self.summary)
@@ -267,6 +299,7 @@ impl<S: Sink> Pipeline<S> {
     pub fn summary(&self) -> Summary {
         Summary {
             tombstones_dropped: self.sockets.tombstones_dropped(),
+            membio: self.sockets.membio_stats(),
             ..self.summary
         }
     }

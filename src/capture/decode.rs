@@ -8,11 +8,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::sendfile::FileSource;
 use super::skel::types::{
     ft_addr, ft_close_event, ft_data_event, ft_file_data_event, ft_header, ft_kind, ft_sock_event,
-    ft_syscall,
+    ft_ssl_data_event, ft_ssl_free_event, ft_syscall, ft_tls_head_event,
 };
 use crate::bytes::Bytes;
 use crate::event::{
-    Accept, Close, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, Syscall, Task,
+    Accept, Close, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, SslData, SslFree,
+    Syscall, Task, TlsHead,
 };
 
 const AF_INET: u16 = 2;
@@ -52,6 +53,26 @@ pub fn decode_record(record: &[u8]) -> Result<(Event, Option<FileSource>), Decod
             decode_sock(kind, &read::<ft_sock_event>(record, "socket record")?)
         }
         ft_kind::FT_DATA => decode_data(record),
+        ft_kind::FT_SSL_DATA => decode_ssl_data(record),
+        ft_kind::FT_TLS_HEAD => {
+            let e: ft_tls_head_event = read(record, "TLS head record")?;
+            let captured = (e.captured as usize).min(e.head.len());
+            Ok(Event::TlsHead(TlsHead {
+                ts: e.hdr.ts,
+                task: task(&e.hdr),
+                ssl: e.ssl,
+                len: e.len,
+                head: Bytes::from(&e.head[..captured]),
+            }))
+        }
+        ft_kind::FT_SSL_FREE => {
+            let e: ft_ssl_free_event = read(record, "SSL free record")?;
+            Ok(Event::SslFree(SslFree {
+                ts: e.hdr.ts,
+                task: task(&e.hdr),
+                ssl: e.ssl,
+            }))
+        }
         ft_kind::FT_CLOSE => {
             let close: ft_close_event = read(record, "close record")?;
             Ok(Event::Close(Close {
@@ -214,7 +235,26 @@ fn syscall(raw: u32) -> Result<Syscall, DecodeError> {
 
 fn decode_data(record: &[u8]) -> Result<Event, DecodeError> {
     let e: ft_data_event = read(record, "data record")?;
-    let start = size_of::<ft_data_event>();
+    data_with_payload(record, &e, size_of::<ft_data_event>()).map(Event::Data)
+}
+
+fn decode_ssl_data(record: &[u8]) -> Result<Event, DecodeError> {
+    let e: ft_ssl_data_event = read(record, "SSL data record")?;
+    let d = data_with_payload(record, &e.data, size_of::<ft_ssl_data_event>())?;
+    Ok(Event::SslData(SslData {
+        ts: d.ts,
+        task: d.task,
+        ssl: e.ssl,
+        syscall: d.syscall,
+        pos: d.pos,
+        count: d.count,
+        payload: d.payload,
+        truncated: d.truncated,
+    }))
+}
+
+/// A data record's fields with its payload, which starts at `start`.
+fn data_with_payload(record: &[u8], e: &ft_data_event, start: usize) -> Result<Data, DecodeError> {
     let captured = e.captured as usize;
     let payload = record
         .get(start..start.saturating_add(captured))
@@ -223,7 +263,7 @@ fn decode_data(record: &[u8]) -> Result<Event, DecodeError> {
             len: record.len(),
             need: start.saturating_add(captured),
         })?;
-    Ok(Event::Data(Data {
+    Ok(Data {
         ts: e.hdr.ts,
         task: task(&e.hdr),
         fd: e.hdr.fd,
@@ -232,7 +272,7 @@ fn decode_data(record: &[u8]) -> Result<Event, DecodeError> {
         count: e.count,
         truncated: (captured as u64) < e.count,
         payload: Bytes::from(payload),
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -368,6 +408,63 @@ mod tests {
         assert_eq!(decode(&r), Err(DecodeError::UnknownSyscall(77)));
     }
 
+    fn ssl_data_record(payload: &[u8]) -> Vec<u8> {
+        let mut hdr = header(ft_kind::FT_SSL_DATA);
+        hdr.fd = -1;
+        let e = ft_ssl_data_event {
+            data: ft_data_event {
+                hdr,
+                pos: 3,
+                count: payload.len() as u64,
+                captured: payload.len() as u32,
+                syscall: ft_syscall::FT_SYS_SSL_WRITE.0,
+            },
+            ssl: 0xfeed,
+        };
+        let mut out = bytes_of(&e);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn tls_head_record(captured: u32) -> ft_tls_head_event {
+        let mut head = [0u8; 16];
+        head[..5].copy_from_slice(&[0x17, 3, 3, 0, 40]);
+        ft_tls_head_event {
+            hdr: header(ft_kind::FT_TLS_HEAD),
+            ssl: 0xfeed,
+            len: 45,
+            captured,
+            head,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memory_bio_records_keep_their_ssl() {
+        let Ok(Event::SslData(d)) = decode(&ssl_data_record(b"PRI *")) else {
+            panic!("not SSL data")
+        };
+        assert_eq!(
+            (d.ssl, d.pos, d.syscall, d.payload.as_slice()),
+            (0xfeed, 3, Syscall::SslWrite, &b"PRI *"[..])
+        );
+        let Ok(Event::TlsHead(h)) = decode(&bytes_of(&tls_head_record(16))) else {
+            panic!("not a TLS head")
+        };
+        assert_eq!((h.ssl, h.len, h.head.len()), (0xfeed, 45, 16));
+        assert_eq!(&h.head.as_slice()[..5], [0x17, 3, 3, 0, 40]);
+        // A captured count past the head is held to the head.
+        let Ok(Event::TlsHead(h)) = decode(&bytes_of(&tls_head_record(99))) else {
+            panic!("not a TLS head")
+        };
+        assert_eq!(h.head.len(), 16);
+        let free = ft_ssl_free_event {
+            hdr: header(ft_kind::FT_SSL_FREE),
+            ssl: 0xfeed,
+        };
+        assert!(matches!(decode(&bytes_of(&free)), Ok(Event::SslFree(f)) if f.ssl == 0xfeed));
+    }
+
     fn file_data_record(names: &[u8], path_len: u32) -> Vec<u8> {
         let mut e = ft_file_data_event {
             data: ft_data_event {
@@ -426,6 +523,8 @@ mod tests {
                 hdr: header(ft_kind::FT_CLOSE),
             }),
             file_data_record(b"f\0", 2),
+            ssl_data_record(b"hello"),
+            bytes_of(&tls_head_record(16)),
         ];
         for s in &samples {
             for cut in 0..s.len() {
@@ -434,7 +533,7 @@ mod tests {
         }
         proptest::proptest!(proptest::test_runner::Config::with_cases(5000), |(
             mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1600),
-            kind in 0u32..8,
+            kind in 0u32..11,
         )| {
             // Steer a share of the cases into real record kinds.
             if bytes.len() >= size_of::<ft_header>() {

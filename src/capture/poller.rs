@@ -77,7 +77,8 @@ pub struct CaptureStats {
     /// sendfile records left counted, without their bytes: the kernel could not
     /// name the file, or it was gone or had changed when read.
     pub sendfile_unfilled: u64,
-    /// SSL calls whose socket the kernel could not tell: their plaintext is lost.
+    /// SSL calls whose socket the kernel could not tell: their plaintext went
+    /// on keyed by `SSL*`, for the socket layer to tie by record.
     pub tls_unmapped: u64,
 }
 
@@ -301,7 +302,6 @@ fn run(
             note_io_urings(&mut stats, dropped(&maps.io_urings));
             if let Some(tls) = &mut tls {
                 tls.rescan();
-                tls.report_unmapped();
             }
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
@@ -323,9 +323,6 @@ fn run(
     });
     (stats.events, stats.decode_errors) = decoded.get();
     (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
-    if let Some(tls) = &mut tls {
-        tls.report_unmapped();
-    }
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
     Ok(stats)

@@ -20,3 +20,6 @@ unsafe impl plain::Plain for types::ft_sock_event {}
 unsafe impl plain::Plain for types::ft_data_event {}
 unsafe impl plain::Plain for types::ft_close_event {}
 unsafe impl plain::Plain for types::ft_file_data_event {}
+unsafe impl plain::Plain for types::ft_ssl_data_event {}
+unsafe impl plain::Plain for types::ft_tls_head_event {}
+unsafe impl plain::Plain for types::ft_ssl_free_event {}

@@ -4,6 +4,8 @@
 //! bounds on time, bytes and socket count. Deadlines run on event time only.
 
 mod hello;
+mod membio;
+mod records;
 mod reorder;
 mod socket;
 #[cfg(test)]
@@ -18,9 +20,11 @@ use lru::LruCache;
 
 use crate::event::{
     Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, Observer,
-    SockAddrs, Task, TlsLibrary,
+    SockAddrs, SslData, Task, TlsLibrary,
 };
 
+pub use membio::{GivenUp, MembioStats};
+use membio::{Membio, Tie};
 use reorder::Ordered;
 pub use reorder::{ReorderStats, REORDER_MAX_BYTES, REORDER_MAX_WAIT};
 pub use socket::{Address, AddressSource, SocketId, SocketInfo};
@@ -166,6 +170,11 @@ pub struct Sockets {
     order_deadlines: BTreeSet<(Nanos, u64, Key)>,
     /// What the reorder windows of ended sockets did.
     order_stats: ReorderStats,
+    /// `SSL*`s driven through memory BIOs, and the plaintext waiting for them
+    /// to be tied to a socket.
+    membio: Membio,
+    /// Plaintext of tied `SSL*`s, to go on to their sockets.
+    tied: Vec<(Tie, SslData)>,
 }
 
 impl Sockets {
@@ -182,7 +191,20 @@ impl Sockets {
             last_sweep: 0,
             order_deadlines: BTreeSet::new(),
             order_stats: ReorderStats::default(),
+            membio: Membio::default(),
+            tied: Vec::new(),
         }
+    }
+
+    /// What tying memory-BIO `SSL*`s to their sockets did so far.
+    pub fn membio_stats(&self) -> MembioStats {
+        self.membio.stats()
+    }
+
+    /// Processes whose memory-BIO plaintext was given up since the last call,
+    /// each named once.
+    pub fn take_given_up(&mut self) -> Vec<GivenUp> {
+        self.membio.take_notices()
     }
 
     /// What the reorder windows did so far, over every socket.
@@ -230,12 +252,33 @@ impl Sockets {
             Event::Socket(e) => self.existing(&e, out),
             Event::Data(e) => self.data(e, out),
             Event::Close(e) => self.close(&e, out),
+            Event::SslData(e) => {
+                if let Some(tied) = self.membio.ssl_data(e) {
+                    self.tied.push(tied);
+                }
+            }
+            Event::TlsHead(e) => self.membio.head(&e),
+            Event::SslFree(e) => self.membio.free(&e),
             Event::Clock { .. }
             | Event::Container(_)
             | Event::Loss { .. }
             | Event::Overflow { .. } => {}
         }
+        self.deliver_tied(out);
         self.enforce_ordering_cap(out);
+    }
+
+    /// Plaintext of tied `SSL*`s goes on as their socket's, while it lives.
+    fn deliver_tied(&mut self, out: &mut Vec<Released>) {
+        for (tie, d) in std::mem::take(&mut self.tied) {
+            let key = (d.task.pid, tie.fd);
+            match self.sockets.peek(&key) {
+                Some(s) if s.info.id.generation == tie.generation => {
+                    self.data(d.on_socket(tie.fd), out)
+                }
+                _ => self.membio.socket_gone(&d),
+            }
+        }
     }
 
     /// Applies deadlines and idle ageing up to `now` (event time, CLOCK_MONOTONIC).
@@ -244,6 +287,7 @@ impl Sockets {
             return;
         }
         self.now = now;
+        self.membio.expire(now);
         while let Some(&(deadline, generation, key)) = self.deadlines.first() {
             if deadline > now {
                 break;
@@ -283,6 +327,7 @@ impl Sockets {
     /// Releases and ends every socket, oldest first. Returns how many were still
     /// holding data back.
     pub fn finish(&mut self, out: &mut Vec<Released>) -> usize {
+        self.membio.finish();
         let holding = self.gauge().holding_sockets;
         let mut all: Vec<(u64, Key)> = self
             .sockets
@@ -369,6 +414,27 @@ impl Sockets {
             return;
         };
         s.last_active = e.ts;
+        if e.syscall.tls_library().is_none() && e.direction() == Direction::Send {
+            if s.tls.is_some() {
+                s.records.stop();
+            } else if !s.records.is_stopped() {
+                let mut heads = Vec::new();
+                s.records
+                    .feed(e.pos, e.payload.as_slice(), e.count, &mut heads);
+                let tie = Tie {
+                    fd: e.fd,
+                    generation: s.info.id.generation,
+                };
+                for head in &heads {
+                    if let Some(waiting) = self.membio.record(key.0, head, tie) {
+                        self.tied.extend(waiting.into_iter().map(|d| (tie, d)));
+                    }
+                }
+            }
+        }
+        let Some(s) = self.sockets.get_mut(&key) else {
+            return;
+        };
         let tls = match tls::admit(s, &e) {
             tls::Admit::Drop => return,
             tls::Admit::Pass => None,

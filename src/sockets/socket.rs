@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Direction, Nanos, Observer, SockAddrs, Task, TlsLibrary};
 
+use super::records::RecordWalk;
 use super::reorder::{Reorder, ReorderStats};
 
 /// Which observation gave an address.
@@ -111,6 +112,9 @@ pub(super) struct Socket {
     pub tls_version: Option<String>,
     /// Goes on from a tombstone: no syscall will add to what it knew.
     pub resumed: bool,
+    /// The records this socket sends, while a memory-BIO `SSL*` may be tied
+    /// to it (see `membio.rs`).
+    pub records: RecordWalk,
 }
 
 /// What is kept of a socket that aged out or was evicted, for the data that may
@@ -178,6 +182,7 @@ impl Socket {
             tls_sni: None,
             tls_version: None,
             resumed: false,
+            records: RecordWalk::default(),
         }
     }
 

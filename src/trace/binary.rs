@@ -25,6 +25,9 @@ const CLOSE: u8 = 6;
 const CONTAINER: u8 = 7;
 const LOSS: u8 = 8;
 const OVERFLOW: u8 = 9;
+const SSL_DATA: u8 = 10;
+const TLS_HEAD: u8 = 11;
+const SSL_FREE: u8 = 12;
 
 /// Appends one event's record (length, kind, body) to `out`.
 pub fn encode(event: &Event, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
@@ -38,6 +41,9 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
         Event::Socket(e) => body(out, SOCKET, e),
         Event::Data(e) => body(out, DATA, e),
         Event::Close(e) => body(out, CLOSE, e),
+        Event::SslData(e) => body(out, SSL_DATA, e),
+        Event::TlsHead(e) => body(out, TLS_HEAD, e),
+        Event::SslFree(e) => body(out, SSL_FREE, e),
         Event::Container(e) => body(out, CONTAINER, e),
         Event::Loss { ts, lost } => body(out, LOSS, &(ts, lost)),
         Event::Overflow {
@@ -80,6 +86,9 @@ pub fn decode(record: &[u8]) -> Result<Event, postcard::Error> {
         SOCKET => Event::Socket(from_bytes(body)?),
         DATA => Event::Data(from_bytes(body)?),
         CLOSE => Event::Close(from_bytes(body)?),
+        SSL_DATA => Event::SslData(from_bytes(body)?),
+        TLS_HEAD => Event::TlsHead(from_bytes(body)?),
+        SSL_FREE => Event::SslFree(from_bytes(body)?),
         CONTAINER => Event::Container(from_bytes::<ContainerEvent>(body)?),
         LOSS => {
             let (ts, lost): (Nanos, u64) = from_bytes(body)?;

@@ -192,6 +192,9 @@ fn parse(line: &[u8]) -> Result<Event, serde_json::Error> {
         Some(b"getsockname") => Event::Getsockname(from_slice(line)?),
         Some(b"socket") => Event::Socket(from_slice(line)?),
         Some(b"close") => Event::Close(from_slice(line)?),
+        Some(b"ssl_data") => Event::SslData(from_slice(line)?),
+        Some(b"tls_head") => Event::TlsHead(from_slice(line)?),
+        Some(b"ssl_free") => Event::SslFree(from_slice(line)?),
         Some(b"container") => Event::Container(from_slice(line)?),
         _ => from_slice(line)?,
     })
@@ -201,18 +204,22 @@ fn parse(line: &[u8]) -> Result<Event, serde_json::Error> {
 mod tests {
     use super::*;
     use crate::bytes::Bytes;
-    use crate::event::{Data, Syscall, Task};
+    use crate::event::{Data, SslData, SslFree, Syscall, Task, TlsHead};
     use crate::trace::TraceWriter;
+
+    fn task() -> Task {
+        Task {
+            pid: 10,
+            tid: 11,
+            comm: "curl".into(),
+            cgroup: 1,
+        }
+    }
 
     fn data(pos: u64, payload: &[u8]) -> Event {
         Event::Data(Data {
             ts: 7 + pos,
-            task: Task {
-                pid: 10,
-                tid: 11,
-                comm: "curl".into(),
-                cgroup: 1,
-            },
+            task: task(),
             fd: 3,
             syscall: Syscall::Writev,
             pos,
@@ -231,6 +238,30 @@ mod tests {
             },
             data(0, b"GET / HTTP/1.1\r\n\r\n"),
             data(18, &[0, 159, 146, 150]),
+            Event::TlsHead(TlsHead {
+                ts: 10,
+                task: task(),
+                ssl: 0x7f00_1234,
+                len: 302,
+                head: Bytes(vec![
+                    0x16, 3, 1, 1, 0x29, 1, 0, 1, 0x25, 3, 3, 9, 8, 7, 6, 5,
+                ]),
+            }),
+            Event::SslData(SslData {
+                ts: 11,
+                task: task(),
+                ssl: 0x7f00_1234,
+                syscall: Syscall::SslWrite,
+                pos: 0,
+                count: 9,
+                payload: Bytes(b"PRI * HTT".to_vec()),
+                truncated: false,
+            }),
+            Event::SslFree(SslFree {
+                ts: 12,
+                task: task(),
+                ssl: 0x7f00_1234,
+            }),
             Event::Loss { ts: 9, lost: 3 },
         ];
         let mut w = TraceWriter::new(Vec::new());

@@ -25,7 +25,7 @@ use super::skel::types::ft_syscall;
 use super::skel::FlowtapSkel;
 use skel::{TlsSkel, TlsSkelBuilder};
 
-use maps::{is_libssl_name, libssl_files};
+use maps::{is_openssl_libcrypto, is_openssl_libssl, openssl_libraries, Library};
 
 /// Where a host's own libssl lives; attached at start, so that a short-lived
 /// process using it (curl) is covered before any rescan could see it.
@@ -36,6 +36,10 @@ const HOST_LIBRARY_DIRS: [&str; 4] = [
     "/usr/lib",
 ];
 
+/// Host executables with OpenSSL built in, attached at start for the same
+/// reason: Node's first connection can come before its exec is looked at.
+const HOST_EXECUTABLES: [&str; 2] = ["/usr/bin/node", "/usr/local/bin/node"];
+
 /// A process that just exec'd is looked at again this long after (its dynamic
 /// loader maps libssl after exec).
 const AFTER_EXEC: Duration = Duration::from_millis(100);
@@ -43,10 +47,6 @@ const AFTER_EXEC: Duration = Duration::from_millis(100);
 /// Known pids are read again every this many rescans (a process may load libssl
 /// late, as Python does on `import ssl`); new pids at every one.
 const FULL_RESCAN_EVERY: u64 = 5;
-
-/// SSL calls of one process that found no socket before it is named on stderr
-/// (a lone one can be a call the `SSL*` cache had not met yet).
-const UNMAPPED_TO_REPORT: u64 = 4;
 
 /// Executables remembered with what they link in (so that each is read once);
 /// past this many the memory starts afresh.
@@ -57,8 +57,8 @@ pub struct TlsProbes<'obj> {
     skel: TlsSkel<'obj>,
     links: Vec<Link>,
     scope: Scope,
-    attached: HashSet<(u64, u64)>,
-    refused: HashSet<(u64, u64)>,
+    attached: HashSet<(u64, u64, Library)>,
+    refused: HashSet<(u64, u64, Library)>,
     /// Executables (device, inode) read, and the TLS library linked into each.
     executables: HashMap<(u64, u64), Option<SslLibrary>>,
     known_pids: HashSet<u32>,
@@ -132,10 +132,25 @@ impl<'obj> TlsProbes<'obj> {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                if is_libssl_name(&name.to_string_lossy()) {
-                    // A host library is only a head start: failing here says nothing yet.
-                    let _ = probes.attach_library(&entry.path());
+                let name = name.to_string_lossy();
+                // A host library is only a head start: failing here says nothing yet.
+                if is_openssl_libssl(&name) {
+                    let _ = probes.attach_library(&entry.path(), Library::Ssl);
+                } else if is_openssl_libcrypto(&name) {
+                    let _ = probes.attach_library(&entry.path(), Library::Crypto);
                 }
+            }
+        }
+        for exe in HOST_EXECUTABLES {
+            let path = Path::new(exe);
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            let found = ssl_library_in(path);
+            probes.executables.insert((meta.dev(), meta.ino()), found);
+            if found.is_some() {
+                let _ = probes.attach_library(path, Library::Ssl);
+                let _ = probes.attach_library(path, Library::Crypto);
             }
         }
         Ok(probes)
@@ -155,8 +170,9 @@ impl<'obj> TlsProbes<'obj> {
         self.after_exec.push((pid, Instant::now() + AFTER_EXEC));
     }
 
-    /// The kernel's count of SSL calls whose socket could not be told (no
-    /// syscall inside the call, nothing cached for its `SSL*`): a per-CPU `u64`.
+    /// The kernel's count of SSL calls whose socket it could not tell (no
+    /// syscall inside the call, nothing cached for its `SSL*`), sent on keyed
+    /// by their `SSL*` for userspace to tie: a per-CPU `u64`.
     pub fn unmapped(&self) -> &dyn MapCore {
         &self.skel.maps.unmapped
     }
@@ -175,48 +191,6 @@ impl<'obj> TlsProbes<'obj> {
             self.scan_process(pid);
         }
         self.report_wrapped_go_conns();
-    }
-
-    /// Names, once each, the processes whose SSL calls keep finding no socket.
-    pub fn report_unmapped(&mut self) {
-        let map = &self.skel.maps.unmapped_tgids;
-        let mut found = Vec::new();
-        for key in map.keys() {
-            let Some(pid) = key.get(..4).and_then(|b| b.try_into().ok()) else {
-                continue;
-            };
-            // struct unmapped_process: the call count, then the comm.
-            let Ok(Some(value)) = map.lookup(&key, MapFlags::ANY) else {
-                continue;
-            };
-            let calls = value
-                .get(..8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_ne_bytes);
-            if calls >= UNMAPPED_TO_REPORT {
-                let comm = value.get(8..24).unwrap_or_default();
-                let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
-                let comm = String::from_utf8_lossy(&comm[..end]).into_owned();
-                found.push((u32::from_ne_bytes(pid), comm, key));
-            }
-        }
-        for (pid, thread_comm, key) in found {
-            // The process's name while it lives; else its thread's, as the kernel kept it.
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|c| c.trim().to_string())
-                .ok()
-                .filter(|c| !c.is_empty())
-                .unwrap_or(thread_comm);
-            // Forgotten once named: a live process is not named twice (it is in
-            // `reported_pids`), and a gone one's pid may be reused.
-            let _ = self.skel.maps.unmapped_tgids.delete(&key);
-            self.report_as(
-                pid,
-                &comm,
-                "its SSL calls make no socket I/O of their own (OpenSSL driven through \
-                 memory BIOs, as grpcio does), so their plaintext cannot be tied to a socket",
-            );
-        }
     }
 
     /// Looks at traced processes for libssl files not attached yet.
@@ -280,19 +254,19 @@ impl<'obj> TlsProbes<'obj> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
             return;
         };
-        let libs = libssl_files(&text);
-        if libs.is_empty() && is_node(pid) {
-            self.report(
-                pid,
-                "Node.js has OpenSSL built in and drives it through memory BIOs, \
-                 so its plaintext cannot be tied to a socket",
-            );
-        } else if let Err(why) = self.attach_executable(pid) {
+        let mut libs = openssl_libraries(&text);
+        // libcrypto alone (ssh, hashlib) drives no TLS: its BIO calls are left alone.
+        if !libs.iter().any(|l| l.kind == Library::Ssl) {
+            libs.clear();
+        }
+        // Node has OpenSSL built in (and exports its symbols): it is found as
+        // any executable with OpenSSL linked in, and ties through its memory BIOs.
+        if let Err(why) = self.attach_executable(pid) {
             self.report(pid, &why);
         }
         for lib in libs {
             let path = PathBuf::from(format!("/proc/{pid}/root{}", lib.path));
-            if let Err(why) = self.attach_library(&path) {
+            if let Err(why) = self.attach_library(&path, lib.kind) {
                 self.report(pid, &format!("{}: {why}", lib.path));
             }
         }
@@ -335,48 +309,65 @@ impl<'obj> TlsProbes<'obj> {
         match embedded {
             None => Ok(()),
             Some(library) => self
-                .attach_library(&exe)
+                .attach_library(&exe, Library::Ssl)
+                .and_then(|()| self.attach_library(&exe, Library::Crypto))
                 .map_err(|why| format!("its executable links {library} statically, but {why}")),
         }
     }
 
-    /// Attaches the entry and return probes to one libssl (or an executable
-    /// with OpenSSL or BoringSSL inside), once per file.
-    fn attach_library(&mut self, path: &Path) -> Result<(), String> {
+    /// Attaches the probes to one libssl or libcrypto (or an executable with
+    /// OpenSSL or BoringSSL inside: it is attached as both), once per file and kind.
+    fn attach_library(&mut self, path: &Path, kind: Library) -> Result<(), String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot open it ({e})"))?;
-        let key = (meta.dev(), meta.ino());
+        let key = (meta.dev(), meta.ino(), kind);
         if self.attached.contains(&key) {
             return Ok(());
         }
-        let no_symbols = || "it has no SSL_read/SSL_write symbols".to_string();
+        let no_symbols = || match kind {
+            Library::Ssl => "it has no SSL_read/SSL_write symbols".to_string(),
+            Library::Crypto => "it has no BIO_write symbol".to_string(),
+        };
         if self.refused.contains(&key) {
             return Err(no_symbols());
         }
-        let Some(library) = ssl_library_in(path) else {
-            self.refused.insert(key);
-            return Err(no_symbols());
+        // The SSL_* entry probes label their plaintext by the library that
+        // defines them: the cookie is its read code (bpf/tls.bpf.c, ssl_op).
+        // OpenSSL and BoringSSL may both be `libssl.so.*`: the symbols tell.
+        let cookie = match kind {
+            Library::Ssl => match ssl_library_in(path) {
+                Some(SslLibrary::Openssl) => ft_syscall::FT_SYS_SSL_READ.0,
+                Some(SslLibrary::Boringssl) => ft_syscall::FT_SYS_BORINGSSL_READ.0,
+                None => {
+                    self.refused.insert(key);
+                    return Err(no_symbols());
+                }
+            },
+            Library::Crypto => 0,
         };
-        // The entry probes label their plaintext by the library: the cookie is
-        // its read code (bpf/tls.bpf.c, ssl_op).
-        let cookie = match library {
-            SslLibrary::Openssl => ft_syscall::FT_SYS_SSL_READ,
-            SslLibrary::Boringssl => ft_syscall::FT_SYS_BORINGSSL_READ,
-        };
-        let cookie = u64::from(cookie.0);
+        let cookie = u64::from(cookie);
         let progs = &self.skel.progs;
+        // (program, function, required, with the return probe). SSL_read and
+        // SSL_write must be there; the _ex pair came with OpenSSL 1.1.1. The
+        // handshake calls only teach the SSL* -> fd cache. BIO_write, inside an
+        // SSL_* call that makes no syscall, names the records a memory BIO got.
+        let wanted: &[(&ProgramMut<'_>, &str, bool, bool)] = match kind {
+            Library::Ssl => &[
+                (&progs.ssl_read_enter, "SSL_read", true, true),
+                (&progs.ssl_write_enter, "SSL_write", true, true),
+                (&progs.ssl_read_ex_enter, "SSL_read_ex", false, true),
+                (&progs.ssl_write_ex_enter, "SSL_write_ex", false, true),
+                (&progs.ssl_handshake_enter, "SSL_do_handshake", false, true),
+                (&progs.ssl_handshake_enter, "SSL_accept", false, true),
+                (&progs.ssl_handshake_enter, "SSL_connect", false, true),
+                (&progs.ssl_free_enter, "SSL_free", false, false),
+            ],
+            Library::Crypto => &[
+                (&progs.bio_write_enter, "BIO_write", true, false),
+                (&progs.bio_write_ex_enter, "BIO_write_ex", false, false),
+            ],
+        };
         let mut links = Vec::new();
-        // SSL_read and SSL_write must be there; the _ex pair came with OpenSSL 1.1.1.
-        // The handshake calls only teach the SSL* -> fd cache.
-        let wanted: [(&ProgramMut<'_>, &str, bool); 7] = [
-            (&progs.ssl_read_enter, "SSL_read", true),
-            (&progs.ssl_write_enter, "SSL_write", true),
-            (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
-            (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
-            (&progs.ssl_handshake_enter, "SSL_do_handshake", false),
-            (&progs.ssl_handshake_enter, "SSL_accept", false),
-            (&progs.ssl_handshake_enter, "SSL_connect", false),
-        ];
-        for (prog, func, required) in wanted {
+        for &(prog, func, required, with_exit) in wanted {
             let attach = |retprobe: bool, prog: &ProgramMut<'_>| {
                 prog.attach_uprobe_with_opts(
                     -1,
@@ -390,9 +381,13 @@ impl<'obj> TlsProbes<'obj> {
                     },
                 )
             };
-            match attach(false, prog)
-                .and_then(|entry| attach(true, &progs.ssl_exit_probe).map(|exit| [entry, exit]))
-            {
+            let attached = attach(false, prog).and_then(|entry| {
+                if !with_exit {
+                    return Ok(vec![entry]);
+                }
+                attach(true, &progs.ssl_exit_probe).map(|exit| vec![entry, exit])
+            });
+            match attached {
                 Ok(pair) => links.extend(pair),
                 Err(_) if !required => {}
                 Err(_) => {
@@ -405,15 +400,6 @@ impl<'obj> TlsProbes<'obj> {
         self.links.extend(links);
         Ok(())
     }
-}
-
-/// Whether the process runs a Node.js executable.
-fn is_node(pid: u32) -> bool {
-    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
-        exe.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n == "node" || n == "nodejs")
-    })
 }
 
 /// The inodes of a process's cgroup v2 directory and of those above it (nearest
