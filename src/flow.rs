@@ -137,7 +137,7 @@ pub struct Request {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
     pub trailers: Headers,
 }
 
@@ -149,7 +149,7 @@ pub struct Response {
     pub version: String,
     pub headers: Headers,
     pub body: Body,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
     pub trailers: Headers,
 }
 

@@ -48,7 +48,7 @@ fn transfer_encoding(headers: &Headers) -> Option<String> {
     let values: Vec<&str> = headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v)
         .collect();
     (!values.is_empty()).then(|| values.join(","))
 }

@@ -7,6 +7,7 @@ mod connection;
 mod decoder;
 mod framing;
 pub mod h2;
+mod headers;
 mod message;
 mod sniff;
 

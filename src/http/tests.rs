@@ -97,7 +97,7 @@ fn chunked_body_is_dechunked_with_extensions_and_trailers() {
     let resp = out[0].response.as_ref().unwrap();
     assert_eq!(resp.body.kept, b"hello world");
     assert_eq!(resp.body.size, 11);
-    assert_eq!(resp.trailers, vec![("X-Sum".to_string(), "42".to_string())]);
+    assert_eq!(resp.trailers, Headers::from_iter([("X-Sum", "42")]));
     assert!(out[0].incomplete.is_none());
 }
 
