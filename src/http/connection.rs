@@ -264,12 +264,28 @@ impl Connection {
                 }
                 Decoded::Message(m) => {
                     self.http_seen = true;
-                    self.waiting_bytes += m.held_bytes();
-                    match kind {
-                        Kind::Request => self.done_requests.push_back(m),
-                        Kind::Response => self.done_responses.push_back(m),
+                    match (kind, self.observer) {
+                        // The usual answer: paired at once, never queued (a queue
+                        // is freed when empty, so queueing it cost an allocation).
+                        (Kind::Response, Some(observer))
+                            if self.done_responses.is_empty() && !self.done_requests.is_empty() =>
+                        {
+                            if let Some(request) = self.done_requests.pop_front() {
+                                self.waiting_bytes =
+                                    self.waiting_bytes.saturating_sub(request.held_bytes());
+                                self.answer(observer, request, m, out);
+                            }
+                            self.free_empty_queues();
+                        }
+                        _ => {
+                            self.waiting_bytes += m.held_bytes();
+                            match kind {
+                                Kind::Request => self.done_requests.push_back(m),
+                                Kind::Response => self.done_responses.push_back(m),
+                            }
+                            self.pair(out);
+                        }
                     }
-                    self.pair(out);
                 }
                 Decoded::Stopped(Stop::NotHttp) if !self.http_seen => self.stopped = true,
                 Decoded::Stopped(Stop::NotHttp) => self.stop_with("not HTTP", out),
@@ -303,39 +319,59 @@ impl Connection {
             };
             self.waiting_bytes =
                 (self.waiting_bytes).saturating_sub(request.held_bytes() + response.held_bytes());
-            let incomplete = (request.body.over_budget || response.body.over_budget)
-                .then(|| "body cut short: bodies in progress passed --body-budget".to_string());
-            if response
-                .tunnel
-                .as_deref()
-                .is_some_and(|t| t.eq_ignore_ascii_case("h2c"))
-            {
-                return self.h2_upgrade(observer, request);
-            }
-            let tunnel = response.tunnel.is_some()
-                || request
-                    .request()
-                    .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
-            self.write_paired(
-                Exchange {
-                    observer,
-                    request,
-                    response: Some(response),
-                    incomplete,
-                    http2: None,
-                },
-                out,
-            );
-            if tunnel {
-                // What follows is another protocol (or, after a refused CONNECT,
-                // nothing we could frame).
-                self.stop_with("protocol switched", out);
+            if !self.answer(observer, request, response, out) {
                 return;
             }
         }
-        // A queue keeps its capacity: room for four Messages (over a KiB) per
-        // direction on every idle keep-alive connection, a third of the heap with
-        // 10,000 of them. Free it when empty; the next exchange allocates again.
+        self.free_empty_queues();
+    }
+
+    /// Writes a request and its response (or switches protocol); false when
+    /// nothing after it is to be paired.
+    fn answer(
+        &mut self,
+        observer: Observer,
+        request: Message,
+        response: Message,
+        out: &mut Vec<Exchange>,
+    ) -> bool {
+        let incomplete = (request.body.over_budget || response.body.over_budget)
+            .then(|| "body cut short: bodies in progress passed --body-budget".to_string());
+        if response
+            .tunnel
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("h2c"))
+        {
+            self.h2_upgrade(observer, request);
+            return false;
+        }
+        let tunnel = response.tunnel.is_some()
+            || request
+                .request()
+                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
+        self.write_paired(
+            Exchange {
+                observer,
+                request,
+                response: Some(response),
+                incomplete,
+                http2: None,
+            },
+            out,
+        );
+        if tunnel {
+            // What follows is another protocol (or, after a refused CONNECT,
+            // nothing we could frame).
+            self.stop_with("protocol switched", out);
+            return false;
+        }
+        true
+    }
+
+    /// A queue keeps its capacity: room for four Messages (over a KiB) per
+    /// direction on every idle keep-alive connection, a third of the heap with
+    /// 10,000 of them. Free it when empty; the next exchange allocates again.
+    fn free_empty_queues(&mut self) {
         for queue in [&mut self.done_requests, &mut self.done_responses] {
             if queue.is_empty() {
                 queue.shrink_to_fit();
