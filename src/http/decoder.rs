@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::event::Nanos;
 
 use super::budget::BodyBudget;
-use super::framing::{anomalies, request_framing, response_framing, Framing};
+use super::framing::{anomalies, request_framing, response_framing, Framing, FramingFields};
 use super::message::{Body, Head, Headers, Message, RequestHead, ResponseHead};
 
 /// Longest head (or chunk-size line, or trailer section) we buffer before giving up.
@@ -414,13 +414,14 @@ impl Decoder {
     }
 
     fn begin_message(&mut self, head: Head, start: Nanos, ts: Nanos, out: &mut Vec<Decoded>) {
+        let fields = FramingFields::of(head.headers());
         let framing = match &head {
             Head::Request(r) => {
                 out.push(Decoded::RequestStarted {
                     method: r.method.clone(),
                 });
                 self.stop_after_message = r.method.eq_ignore_ascii_case("CONNECT");
-                request_framing(r)
+                request_framing(r, fields)
             }
             Head::Response(r) if (100..200).contains(&r.status) && r.status != 101 => {
                 // An interim response (100 Continue, 103 Early Hints): the final
@@ -431,14 +432,14 @@ impl Decoder {
             Head::Response(r) => match self.methods.pop_front() {
                 Some(method) => {
                     self.method_bytes -= method.len() + METHOD_OVERHEAD;
-                    response_framing(r, &method)
+                    response_framing(r, &method, fields)
                 }
                 None => {
                     return self.stop(Stop::Malformed("a response without a request".into()), out)
                 }
             },
         };
-        let anomalies = anomalies(head.headers());
+        let anomalies = anomalies(fields);
         self.current = Some(Message {
             head,
             body: Body::default(),
