@@ -2,6 +2,7 @@
 //! FIFO pairing of what they produce into exchanges.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use crate::event::{Direction, Nanos, Observer};
 
@@ -51,6 +52,39 @@ struct Undecided {
     settled: Option<Sniff>,
 }
 
+/// The buffer decoders write into, shared by a pipeline's connections: what a
+/// feed decodes is drained before it returns, so one buffer serves them all. A
+/// buffer of each connection's own was an allocation a feed, or, kept, a KiB on
+/// every idle connection.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeScratch(Arc<Mutex<Vec<Decoded>>>);
+
+impl DecodeScratch {
+    /// What one burst of decoding may leave allocated (a feed of many pipelined
+    /// requests decodes more, and that buffer is freed).
+    const KEPT: usize = 64;
+
+    fn take(&self) -> Vec<Decoded> {
+        // A buffer in use (a drain that fed a decoder again) or poisoned: a new one.
+        self.0
+            .try_lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, mut decoded: Vec<Decoded>) {
+        decoded.clear();
+        if decoded.capacity() > Self::KEPT {
+            return;
+        }
+        if let Ok(mut kept) = self.0.try_lock() {
+            if kept.capacity() < decoded.capacity() {
+                *kept = decoded;
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Connection {
     observer: Option<Observer>,
@@ -61,7 +95,7 @@ pub struct Connection {
     done_responses: VecDeque<Message>,
     http_seen: bool,
     stopped: bool,
-    scratch: Vec<Decoded>,
+    scratch: DecodeScratch,
     /// What `done_requests` and `done_responses` hold, in bytes.
     waiting_bytes: usize,
     undecided_dropped: u64,
@@ -96,7 +130,7 @@ impl Connection {
             done_responses: VecDeque::new(),
             http_seen: false,
             stopped: false,
-            scratch: Vec::new(),
+            scratch: DecodeScratch::default(),
             probe: Some(Box::default()),
             h2: None,
             max_body,
@@ -106,6 +140,13 @@ impl Connection {
             pipelined: false,
             resync: None,
         }
+    }
+
+    /// Decodes into `scratch`, shared with other connections, rather than a
+    /// buffer of its own.
+    pub fn sharing(mut self, scratch: &DecodeScratch) -> Self {
+        self.scratch = scratch.clone();
+        self
     }
 
     /// What this connection's byte budgets dropped so far.
@@ -168,8 +209,9 @@ impl Connection {
                 Kind::Response => &mut self.responses,
             };
             if decoder.can_skip(n) {
-                decoder.skip(ts, n, &mut self.scratch);
-                self.drain_decoded(kind, out);
+                let mut decoded = self.scratch.take();
+                decoder.skip(ts, n, &mut decoded);
+                self.drain_decoded(kind, decoded, out);
                 return;
             }
         }
@@ -192,8 +234,9 @@ impl Connection {
         }
         self.h2_release(out);
         if !self.stopped && self.observer.is_some() {
-            self.responses.close(ts, &mut self.scratch);
-            self.drain_decoded(Kind::Response, out);
+            let mut decoded = self.scratch.take();
+            self.responses.close(ts, &mut decoded);
+            self.drain_decoded(Kind::Response, decoded, out);
         }
         self.stop_with(reason, out);
     }
@@ -230,10 +273,10 @@ impl Connection {
             Kind::Request => &mut self.requests,
             Kind::Response => &mut self.responses,
         };
-        decoder.feed(ts, payload, &mut self.scratch);
+        let mut decoded = self.scratch.take();
+        decoder.feed(ts, payload, &mut decoded);
         if kind == Kind::Request
-            && self
-                .scratch
+            && decoded
                 .iter()
                 .filter(|d| matches!(d, Decoded::RequestStarted { .. }))
                 .count()
@@ -243,17 +286,16 @@ impl Connection {
             self.pipelined = true;
         }
         if uncaptured > 0 {
-            decoder.skip(ts, uncaptured, &mut self.scratch);
+            decoder.skip(ts, uncaptured, &mut decoded);
         }
-        self.drain_decoded(kind, out);
+        self.drain_decoded(kind, decoded, out);
         if kind == Kind::Response {
             self.h2_after_upgrade(direction, ts, payload, uncaptured, out);
         }
     }
 
-    fn drain_decoded(&mut self, kind: Kind, out: &mut Vec<Exchange>) {
-        let decoded = std::mem::take(&mut self.scratch);
-        for d in decoded {
+    fn drain_decoded(&mut self, kind: Kind, mut decoded: Vec<Decoded>, out: &mut Vec<Exchange>) {
+        for d in decoded.drain(..) {
             if self.stopped {
                 break;
             }
@@ -304,6 +346,7 @@ impl Connection {
                 );
             }
         }
+        self.scratch.give_back(decoded);
     }
 
     fn pair(&mut self, out: &mut Vec<Exchange>) {
