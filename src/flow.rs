@@ -3,6 +3,7 @@
 //! and where each address came from. Record types only: the pipeline assembles
 //! them. See ARCHITECTURE.md for the shape.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -134,10 +135,11 @@ pub struct Request {
     pub time: String,
     pub method: String,
     pub target: String,
-    pub version: String,
+    /// "HTTP/1.1" and its kind: borrowed, so no allocation a flow.
+    pub version: Cow<'static, str>,
     pub headers: Headers,
     pub body: Body,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
     pub trailers: Headers,
 }
 
@@ -146,10 +148,10 @@ pub struct Response {
     pub time: String,
     pub status: u16,
     pub reason: String,
-    pub version: String,
+    pub version: Cow<'static, str>,
     pub headers: Headers,
     pub body: Body,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
     pub trailers: Headers,
 }
 

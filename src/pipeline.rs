@@ -12,7 +12,7 @@ use crate::clock::WallClock;
 use crate::containers::ContainerMap;
 use crate::event::{Accept, Connect, Event, ExistingSocket, Getsockname, Nanos, SockAddrs};
 use crate::flow::Tls;
-use crate::http::{BodyBudget, Connection, Drops, Exchange};
+use crate::http::{BodyBudget, Connection, DecodeScratch, Drops, Exchange};
 use crate::sink::{Sink, SinkError};
 use crate::sockets::{
     Gauge, Limits, MembioStats, Released, ReorderStats, SocketId, SocketInfo, Sockets,
@@ -171,6 +171,8 @@ pub struct Pipeline<S: Sink> {
     summary: Summary,
     /// Shared by every connection's bodies in progress.
     bodies: BodyBudget,
+    /// Where every connection's decoders write.
+    scratch: DecodeScratch,
     released: Vec<Released>,
     exchanges: Vec<Exchange>,
     times: assemble::Times,
@@ -188,6 +190,7 @@ impl<S: Sink> Pipeline<S> {
             sink,
             summary: Summary::default(),
             bodies: BodyBudget::new(config.body_budget),
+            scratch: DecodeScratch::default(),
             released: Vec::new(),
             exchanges: Vec::new(),
             times: assemble::Times::default(),
@@ -316,7 +319,8 @@ impl<S: Sink> Pipeline<S> {
                         info.role,
                         self.config.max_body,
                         self.bodies.clone(),
-                    );
+                    )
+                    .sharing(&self.scratch);
                     let id = info.id;
                     self.streams.insert(
                         id,

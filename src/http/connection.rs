@@ -2,6 +2,7 @@
 //! FIFO pairing of what they produce into exchanges.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use crate::event::{Direction, Nanos, Observer};
 
@@ -51,6 +52,39 @@ struct Undecided {
     settled: Option<Sniff>,
 }
 
+/// The buffer decoders write into, shared by a pipeline's connections: what a
+/// feed decodes is drained before it returns, so one buffer serves them all. A
+/// buffer of each connection's own was an allocation a feed, or, kept, a KiB on
+/// every idle connection.
+#[derive(Debug, Clone, Default)]
+pub struct DecodeScratch(Arc<Mutex<Vec<Decoded>>>);
+
+impl DecodeScratch {
+    /// What one burst of decoding may leave allocated (a feed of many pipelined
+    /// requests decodes more, and that buffer is freed).
+    const KEPT: usize = 64;
+
+    fn take(&self) -> Vec<Decoded> {
+        // A buffer in use (a drain that fed a decoder again) or poisoned: a new one.
+        self.0
+            .try_lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
+    fn give_back(&self, mut decoded: Vec<Decoded>) {
+        decoded.clear();
+        if decoded.capacity() > Self::KEPT {
+            return;
+        }
+        if let Ok(mut kept) = self.0.try_lock() {
+            if kept.capacity() < decoded.capacity() {
+                *kept = decoded;
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Connection {
     observer: Option<Observer>,
@@ -61,7 +95,7 @@ pub struct Connection {
     done_responses: VecDeque<Message>,
     http_seen: bool,
     stopped: bool,
-    scratch: Vec<Decoded>,
+    scratch: DecodeScratch,
     /// What `done_requests` and `done_responses` hold, in bytes.
     waiting_bytes: usize,
     undecided_dropped: u64,
@@ -96,7 +130,7 @@ impl Connection {
             done_responses: VecDeque::new(),
             http_seen: false,
             stopped: false,
-            scratch: Vec::new(),
+            scratch: DecodeScratch::default(),
             probe: Some(Box::default()),
             h2: None,
             max_body,
@@ -106,6 +140,13 @@ impl Connection {
             pipelined: false,
             resync: None,
         }
+    }
+
+    /// Decodes into `scratch`, shared with other connections, rather than a
+    /// buffer of its own.
+    pub fn sharing(mut self, scratch: &DecodeScratch) -> Self {
+        self.scratch = scratch.clone();
+        self
     }
 
     /// What this connection's byte budgets dropped so far.
@@ -168,8 +209,9 @@ impl Connection {
                 Kind::Response => &mut self.responses,
             };
             if decoder.can_skip(n) {
-                decoder.skip(ts, n, &mut self.scratch);
-                self.drain_decoded(kind, out);
+                let mut decoded = self.scratch.take();
+                decoder.skip(ts, n, &mut decoded);
+                self.drain_decoded(kind, decoded, out);
                 return;
             }
         }
@@ -192,8 +234,9 @@ impl Connection {
         }
         self.h2_release(out);
         if !self.stopped && self.observer.is_some() {
-            self.responses.close(ts, &mut self.scratch);
-            self.drain_decoded(Kind::Response, out);
+            let mut decoded = self.scratch.take();
+            self.responses.close(ts, &mut decoded);
+            self.drain_decoded(Kind::Response, decoded, out);
         }
         self.stop_with(reason, out);
     }
@@ -230,10 +273,10 @@ impl Connection {
             Kind::Request => &mut self.requests,
             Kind::Response => &mut self.responses,
         };
-        decoder.feed(ts, payload, &mut self.scratch);
+        let mut decoded = self.scratch.take();
+        decoder.feed(ts, payload, &mut decoded);
         if kind == Kind::Request
-            && self
-                .scratch
+            && decoded
                 .iter()
                 .filter(|d| matches!(d, Decoded::RequestStarted { .. }))
                 .count()
@@ -243,17 +286,16 @@ impl Connection {
             self.pipelined = true;
         }
         if uncaptured > 0 {
-            decoder.skip(ts, uncaptured, &mut self.scratch);
+            decoder.skip(ts, uncaptured, &mut decoded);
         }
-        self.drain_decoded(kind, out);
+        self.drain_decoded(kind, decoded, out);
         if kind == Kind::Response {
             self.h2_after_upgrade(direction, ts, payload, uncaptured, out);
         }
     }
 
-    fn drain_decoded(&mut self, kind: Kind, out: &mut Vec<Exchange>) {
-        let decoded = std::mem::take(&mut self.scratch);
-        for d in decoded {
+    fn drain_decoded(&mut self, kind: Kind, mut decoded: Vec<Decoded>, out: &mut Vec<Exchange>) {
+        for d in decoded.drain(..) {
             if self.stopped {
                 break;
             }
@@ -264,12 +306,28 @@ impl Connection {
                 }
                 Decoded::Message(m) => {
                     self.http_seen = true;
-                    self.waiting_bytes += m.held_bytes();
-                    match kind {
-                        Kind::Request => self.done_requests.push_back(m),
-                        Kind::Response => self.done_responses.push_back(m),
+                    match (kind, self.observer) {
+                        // The usual answer: paired at once, never queued (a queue
+                        // is freed when empty, so queueing it cost an allocation).
+                        (Kind::Response, Some(observer))
+                            if self.done_responses.is_empty() && !self.done_requests.is_empty() =>
+                        {
+                            if let Some(request) = self.done_requests.pop_front() {
+                                self.waiting_bytes =
+                                    self.waiting_bytes.saturating_sub(request.held_bytes());
+                                self.answer(observer, request, m, out);
+                            }
+                            self.free_empty_queues();
+                        }
+                        _ => {
+                            self.waiting_bytes += m.held_bytes();
+                            match kind {
+                                Kind::Request => self.done_requests.push_back(m),
+                                Kind::Response => self.done_responses.push_back(m),
+                            }
+                            self.pair(out);
+                        }
                     }
-                    self.pair(out);
                 }
                 Decoded::Stopped(Stop::NotHttp) if !self.http_seen => self.stopped = true,
                 Decoded::Stopped(Stop::NotHttp) => self.stop_with("not HTTP", out),
@@ -288,6 +346,7 @@ impl Connection {
                 );
             }
         }
+        self.scratch.give_back(decoded);
     }
 
     fn pair(&mut self, out: &mut Vec<Exchange>) {
@@ -303,39 +362,59 @@ impl Connection {
             };
             self.waiting_bytes =
                 (self.waiting_bytes).saturating_sub(request.held_bytes() + response.held_bytes());
-            let incomplete = (request.body.over_budget || response.body.over_budget)
-                .then(|| "body cut short: bodies in progress passed --body-budget".to_string());
-            if response
-                .tunnel
-                .as_deref()
-                .is_some_and(|t| t.eq_ignore_ascii_case("h2c"))
-            {
-                return self.h2_upgrade(observer, request);
-            }
-            let tunnel = response.tunnel.is_some()
-                || request
-                    .request()
-                    .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
-            self.write_paired(
-                Exchange {
-                    observer,
-                    request,
-                    response: Some(response),
-                    incomplete,
-                    http2: None,
-                },
-                out,
-            );
-            if tunnel {
-                // What follows is another protocol (or, after a refused CONNECT,
-                // nothing we could frame).
-                self.stop_with("protocol switched", out);
+            if !self.answer(observer, request, response, out) {
                 return;
             }
         }
-        // A queue keeps its capacity: room for four Messages (over a KiB) per
-        // direction on every idle keep-alive connection, a third of the heap with
-        // 10,000 of them. Free it when empty; the next exchange allocates again.
+        self.free_empty_queues();
+    }
+
+    /// Writes a request and its response (or switches protocol); false when
+    /// nothing after it is to be paired.
+    fn answer(
+        &mut self,
+        observer: Observer,
+        request: Message,
+        response: Message,
+        out: &mut Vec<Exchange>,
+    ) -> bool {
+        let incomplete = (request.body.over_budget || response.body.over_budget)
+            .then(|| "body cut short: bodies in progress passed --body-budget".to_string());
+        if response
+            .tunnel
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("h2c"))
+        {
+            self.h2_upgrade(observer, request);
+            return false;
+        }
+        let tunnel = response.tunnel.is_some()
+            || request
+                .request()
+                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"));
+        self.write_paired(
+            Exchange {
+                observer,
+                request,
+                response: Some(response),
+                incomplete,
+                http2: None,
+            },
+            out,
+        );
+        if tunnel {
+            // What follows is another protocol (or, after a refused CONNECT,
+            // nothing we could frame).
+            self.stop_with("protocol switched", out);
+            return false;
+        }
+        true
+    }
+
+    /// A queue keeps its capacity: room for four Messages (over a KiB) per
+    /// direction on every idle keep-alive connection, a third of the heap with
+    /// 10,000 of them. Free it when empty; the next exchange allocates again.
+    fn free_empty_queues(&mut self) {
         for queue in [&mut self.done_requests, &mut self.done_responses] {
             if queue.is_empty() {
                 queue.shrink_to_fit();

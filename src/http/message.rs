@@ -3,8 +3,7 @@
 
 use crate::event::Nanos;
 
-/// Header fields in the order they came, values decoded lossily as UTF-8.
-pub type Headers = Vec<(String, String)>;
+pub use super::headers::Headers;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
@@ -94,7 +93,7 @@ impl Message {
     /// About what this message holds in memory: its record, header text, kept
     /// body and trailers. What per-connection byte budgets count.
     pub fn held_bytes(&self) -> usize {
-        let fields = |h: &Headers| h.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>();
+        let fields = |h: &Headers| h.text_len() + 48 * h.len();
         std::mem::size_of::<Message>()
             + fields(self.head.headers())
             + fields(&self.trailers)
@@ -118,8 +117,5 @@ impl Message {
 
 /// The value of the first header named `name` (case-insensitive).
 pub fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.get(name)
 }

@@ -7,11 +7,12 @@ mod connection;
 mod decoder;
 mod framing;
 pub mod h2;
+mod headers;
 mod message;
 mod sniff;
 
 pub use budget::{BodyBudget, Drops};
-pub use connection::{Connection, Exchange, MAX_WAITING};
+pub use connection::{Connection, DecodeScratch, Exchange, MAX_WAITING};
 pub use decoder::{Decoded, Decoder, Kind, Stop};
 pub use message::{header, Body, Head, Headers, Message, RequestHead, ResponseHead};
 

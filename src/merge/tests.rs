@@ -1,6 +1,7 @@
 use super::*;
 use crate::bytes::Bytes;
 use crate::flow::{AddressSources, Body, Endpoint, Process, Request, Response};
+use crate::http::Headers;
 use crate::sockets::AddressSource;
 
 const CLIENT: &str = "172.18.0.3:51234";
@@ -48,18 +49,18 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
             method: "GET".into(),
             target: target.into(),
             version: "HTTP/1.1".into(),
-            headers: vec![("Host".into(), "api:8000".into())],
+            headers: Headers::from_iter([("Host", "api:8000")]),
             body: body(""),
-            trailers: vec![],
+            trailers: Headers::new(),
         },
         response: Some(Response {
             time: format!("2026-11-22T04:00:00.{:06}Z", start_us + dur / 2),
             status: 200,
             reason: "OK".into(),
             version: "HTTP/1.1".into(),
-            headers: vec![("Content-Length".into(), "2".into())],
+            headers: Headers::from_iter([("Content-Length", "2")]),
             body: body("ok"),
-            trailers: vec![],
+            trailers: Headers::new(),
         }),
         duration_us: Some(dur),
         address_source: AddressSources {
@@ -168,9 +169,7 @@ fn an_unmatched_half_stays_a_single_observer_flow() {
 fn disagreements_keep_both_versions() {
     let mut c = client(0, "/a");
     let mut s = server(0, "/a");
-    s.request
-        .headers
-        .push(("X-Forwarded-For".into(), "10.0.0.1".into()));
+    s.request.headers.push("X-Forwarded-For", "10.0.0.1");
     c.response.as_mut().unwrap().body = Body {
         size: 2,
         bytes: Bytes(b"o".to_vec()),

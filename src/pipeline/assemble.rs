@@ -1,6 +1,8 @@
 //! Assembles a [`Flow`] record from an [`Exchange`], the socket it happened on,
 //! the container map (to name both ends) and the wall clock (to date it).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat};
 
 use crate::bytes::Bytes;
@@ -165,11 +167,11 @@ fn body_record(b: http::Body) -> Body {
     }
 }
 
-fn version(minor: u8) -> String {
+fn version(minor: u8) -> Cow<'static, str> {
     match minor {
         0 => "HTTP/1.0".into(),
         1 => "HTTP/1.1".into(),
-        _ => format!("HTTP/1.{minor}"),
+        _ => format!("HTTP/1.{minor}").into(),
     }
 }
 

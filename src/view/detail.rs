@@ -7,15 +7,8 @@ use anstyle::Style;
 
 use super::line::{duration, size, status_style};
 use crate::flow::Body;
-use crate::http::Headers;
+use crate::http::{header, Headers};
 use crate::record::Record;
-
-fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
 
 /// The body as text: JSON pretty-printed, other text as is, binary described.
 fn body_text(body: &Body, headers: &Headers) -> Option<String> {

@@ -33,14 +33,14 @@ impl Block {
                     ":authority" => b.authority = Some(value),
                     ":status" => b.status = value.parse().ok(),
                     ":scheme" | ":protocol" => {}
-                    _ => b.headers.push((name, value)),
+                    _ => b.headers.push(&name, &value),
                 },
                 (name, value) => {
                     b.unknown += 1;
-                    b.headers.push((
-                        name.unwrap_or_else(|| UNKNOWN.into()),
-                        value.unwrap_or_else(|| UNKNOWN.into()),
-                    ));
+                    b.headers.push(
+                        name.as_deref().unwrap_or(UNKNOWN),
+                        value.as_deref().unwrap_or(UNKNOWN),
+                    );
                 }
             }
         }
@@ -122,7 +122,7 @@ impl Stream {
                     ts,
                 ))
             }
-            (Some(m), _) => m.trailers.extend(block.headers),
+            (Some(m), _) => m.trailers.extend(&block.headers),
         }
     }
 
@@ -130,7 +130,7 @@ impl Stream {
     pub fn request_trailers(&mut self, block: Block) {
         self.unknown_headers += block.unknown;
         if let Some(m) = &mut self.request.message {
-            m.trailers.extend(block.headers);
+            m.trailers.extend(&block.headers);
         }
     }
 

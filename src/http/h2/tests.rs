@@ -3,7 +3,7 @@
 
 use crate::event::Direction::{self, Recv, Send};
 use crate::event::Observer;
-use crate::http::{header, Connection, Exchange};
+use crate::http::{header, Connection, Exchange, Headers};
 
 use super::wire::*;
 
@@ -175,11 +175,11 @@ fn continuation_padding_priority_and_trailers() {
     assert_eq!(target(&got[0]), "/cont");
     assert_eq!(
         got[0].request.trailers,
-        vec![("x-checksum".into(), "abc".into())]
+        Headers::from_iter([("x-checksum", "abc")])
     );
     assert_eq!(
         got[0].response.as_ref().unwrap().trailers,
-        vec![("grpc-status".into(), "0".into())]
+        Headers::from_iter([("grpc-status", "0")])
     );
     assert_eq!(got[0].incomplete, None);
 }
@@ -299,10 +299,10 @@ fn joined_mid_connection_resolves_new_entries_and_reports_old_ones() {
     assert_eq!(got.len(), 1);
     let e = &got[0];
     assert_eq!(e.observer, Observer::Client);
-    let h = e.request.head.headers();
-    assert_eq!(h[0], ("x-new".into(), "1".into()));
-    assert_eq!(h[1], ("x-new".into(), "1".into()));
-    assert_eq!(h[2], ("(unknown)".into(), "(unknown)".into()));
+    let h: Vec<_> = e.request.head.headers().iter().collect();
+    assert_eq!(h[0], ("x-new", "1"));
+    assert_eq!(h[1], ("x-new", "1"));
+    assert_eq!(h[2], ("(unknown)", "(unknown)"));
     assert_eq!(
         e.incomplete.as_deref(),
         Some("headers incomplete: 1 field(s) refer to HPACK entries from before capture")

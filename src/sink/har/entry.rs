@@ -9,7 +9,7 @@ use chrono::DateTime;
 use serde::Serialize;
 
 use crate::flow::{Body, Flow};
-use crate::http::Headers;
+use crate::http::{header, Headers};
 use crate::merge::MergedFlow;
 
 /// What the format says when a number is not known.
@@ -133,13 +133,6 @@ pub struct Timings {
     pub ssl: f64,
 }
 
-fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 fn micros(time: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(time)
         .ok()
@@ -240,7 +233,7 @@ fn request_cookies(headers: &Headers) -> Vec<Cookie> {
     headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-        .flat_map(|(_, v)| cookie::Cookie::split_parse(v.as_str()).flatten())
+        .flat_map(|(_, v)| cookie::Cookie::split_parse(v).flatten())
         .map(|c| Cookie {
             name: c.name().to_string(),
             value: c.value().to_string(),
@@ -257,7 +250,7 @@ fn response_cookies(headers: &Headers) -> Vec<Cookie> {
     headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, v)| cookie::Cookie::parse(v.as_str()).ok())
+        .filter_map(|(_, v)| cookie::Cookie::parse(v).ok())
         .map(|c| Cookie {
             name: c.name().to_string(),
             value: c.value().to_string(),
