@@ -16,6 +16,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "flowtap.h"
+#include "tcpsock.bpf.h"
 
 /* Never used: they put the records bpf/tls.bpf.c writes into this object's
  * BTF, so that the skeleton's Rust types, which the decoder reads, include them. */
@@ -25,12 +26,6 @@ struct ft_ssl_free_event unused_ssl_free __attribute__((unused));
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_STREAM 1
-#define IPPROTO_TCP 6
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 #define MSG_PEEK 2
 
 /* Set by userspace before load. */
@@ -171,19 +166,7 @@ static __always_inline __u64 wakeup_flag(void)
 }
 
 #include "filter.bpf.h"
-
-static __always_inline void fill_header(struct ft_header *h, __u32 kind, __s32 fd)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	h->ts = bpf_ktime_get_ns();
-	__u64 cgroup = traced_cgroup();
-	h->cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
-	h->pid = id >> 32;
-	h->tid = (__u32)id;
-	h->kind = kind;
-	h->fd = fd;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-}
+#include "header.bpf.h"
 
 static __always_inline void read_sock_addrs(struct sock *sk, struct ft_addr *local,
 					    struct ft_addr *peer)

@@ -7,14 +7,12 @@
 #ifndef FT_TCPSOCK_BPF_H
 #define FT_TCPSOCK_BPF_H
 
-#ifndef AF_INET
 #define AF_INET 2
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define IPPROTO_TCP 6
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
-#endif
 
 /* The open file at fd in the current task, or NULL. */
 static __always_inline struct file *fd_file(__s32 fd)

@@ -156,20 +156,9 @@ static __always_inline void bump(void *map)
 }
 
 #include "filter.bpf.h"
+#include "header.bpf.h"
 
 /* ---- uprobes ------------------------------------------------------------------ */
-
-static __always_inline void fill_tls_header(struct ft_header *h, __u32 kind, __u64 id)
-{
-	h->ts = bpf_ktime_get_ns();
-	__u64 cgroup = traced_cgroup();
-	h->cgroup = cgroup ? cgroup : bpf_get_current_cgroup_id();
-	h->pid = id >> 32;
-	h->tid = (__u32)id;
-	h->kind = kind;
-	h->fd = -1;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-}
 
 static __always_inline int ssl_enter(__u32 op, __u64 ssl, __u64 buf, __u64 len_out)
 {
@@ -233,8 +222,7 @@ static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 		payload = r->payload;
 		size = sizeof(r->ev);
 	}
-	fill_tls_header(&ev->hdr, s->ssl ? FT_SSL_DATA : FT_DATA, bpf_get_current_pid_tgid());
-	ev->hdr.fd = s->fd;
+	fill_header(&ev->hdr, s->ssl ? FT_SSL_DATA : FT_DATA, s->fd);
 	ev->pos = s->pos;
 	ev->count = count;
 	ev->syscall = s->op;
@@ -432,7 +420,7 @@ int BPF_UPROBE(ssl_free_enter, void *ssl)
 		bump(&drops);
 		return 0;
 	}
-	fill_tls_header(&e->hdr, FT_SSL_FREE, id);
+	fill_header(&e->hdr, FT_SSL_FREE, -1);
 	e->ssl = (__u64)ssl;
 	bpf_ringbuf_submit(e, wakeup());
 	return 0;
@@ -461,7 +449,7 @@ static __always_inline int bio_write(__u64 data, long len)
 		bump(&drops);
 		return 0;
 	}
-	fill_tls_header(&e->hdr, FT_TLS_HEAD, id);
+	fill_header(&e->hdr, FT_TLS_HEAD, -1);
 	e->ssl = c->ssl;
 	e->len = len;
 	e->_pad = 0;
