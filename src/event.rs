@@ -12,6 +12,10 @@ use crate::bytes::Bytes;
 /// Nanoseconds on the kernel's CLOCK_MONOTONIC, as `bpf_ktime_get_ns()` gives them.
 pub type Nanos = u64;
 
+/// Events handed on together: the capture thread sends what it decoded in one
+/// go, so that the thread consuming them is woken once a batch, not once an event.
+pub type EventBatch = Vec<Event>;
+
 /// One thing that happened, in the order it was observed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

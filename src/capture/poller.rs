@@ -1,8 +1,11 @@
 //! The capture thread: owns the loaded programs, polls the ring buffer, decodes
-//! records and sends owned [`Event`]s down a bounded channel. A full channel blocks
-//! the poller, the ring buffer then fills, and the kernel counts what it drops:
-//! loss is visible, never silent.
+//! records and sends owned [`Event`]s down a bounded channel, in batches (one a
+//! poll round, or sooner when one is full) so that the consumer is woken once a
+//! batch rather than once an event. A full channel blocks the poller, the ring
+//! buffer then fills, and the kernel counts what it drops: loss is visible,
+//! never silent.
 
+use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
@@ -15,7 +18,7 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
 use super::{decode_record, features, libbpf_log, sendfile, tls, tracefs};
 use crate::clock;
-use crate::event::Event;
+use crate::event::{Event, EventBatch};
 use crate::selection::CgroupFilter;
 
 /// The kernel wakes this thread only once a batch of records has piled up (see
@@ -25,6 +28,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 const LOSS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long [`Capture::look_for_tls`] waits for the capture thread at most.
 const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
+/// A batch is sent once it holds this many events or this many bytes, even in
+/// the middle of a poll round (a round can drain the whole ring).
+const BATCH_EVENTS: usize = 1024;
+const BATCH_BYTES: usize = 1024 * 1024;
 
 /// The kernel's live filter maps: which cgroups and processes are traced.
 pub struct Filters {
@@ -97,7 +104,7 @@ impl Capture {
     /// flow into `events`; the first one is a [`Event::Clock`].
     pub fn start(
         config: CaptureConfig,
-        events: SyncSender<Event>,
+        events: SyncSender<EventBatch>,
     ) -> Result<Capture, CaptureError> {
         config.validate()?;
         libbpf_log::route();
@@ -174,7 +181,7 @@ impl Drop for Capture {
 
 fn run(
     config: CaptureConfig,
-    events: SyncSender<Event>,
+    events: SyncSender<EventBatch>,
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<Filters>,
     tls_scans: mpsc::Receiver<mpsc::Sender<()>>,
@@ -210,22 +217,18 @@ fn run(
     }
 
     let mut stats = CaptureStats::default();
-    let decoded = std::cell::Cell::new((0u64, 0u64));
-    let sendfiles = std::cell::Cell::new((0u64, 0u64));
+    let decoded = Cell::new((0u64, 0u64));
+    let sendfiles = Cell::new((0u64, 0u64));
     let max_payload = config.max_payload;
-    let closed = std::cell::Cell::new(false);
-    let send = |event: Event| {
-        if events.send(event).is_err() {
-            closed.set(true);
-        }
-    };
-    send(Event::Clock {
+    let batch = Batch::new(events);
+    batch.push(Event::Clock {
         ts: clock::monotonic_ns(),
         realtime_ns: clock::realtime_ns(),
     });
+    batch.send();
 
     // Traced processes that exec'd, for the TLS probes to look at.
-    let execs = std::cell::RefCell::new(Vec::<u32>::new());
+    let execs = RefCell::new(Vec::<u32>::new());
     let exec_ring = tls.as_ref().map(|t| t.exec_ring()).transpose()?;
     let mut builder = RingBufferBuilder::new();
     builder
@@ -246,12 +249,12 @@ fn run(
                             });
                         }
                     }
-                    send(event);
+                    batch.push(event);
                 }
                 Err(_) => decoded.set((ok, bad + 1)),
             }
             // A non-zero return stops this poll round; the loop then sees `closed`.
-            if closed.get() {
+            if batch.closed() {
                 -1
             } else {
                 0
@@ -276,12 +279,13 @@ fn run(
     }
 
     let mut last_loss_check = Instant::now();
-    while !stop.load(Ordering::Relaxed) && !closed.get() {
+    while !stop.load(Ordering::Relaxed) && !batch.closed() {
         // `poll` reads nothing when it times out without a wakeup; `consume` then
         // takes the records that did not reach the wakeup threshold.
         let polled = ring.poll(POLL_INTERVAL).and_then(|()| ring.consume());
+        batch.send();
         if let Err(e) = polled {
-            if e.kind() != libbpf_rs::ErrorKind::Interrupted && !closed.get() {
+            if e.kind() != libbpf_rs::ErrorKind::Interrupted && !batch.closed() {
                 return Err(CaptureError::bpf("polling the ring buffer")(e));
             }
         }
@@ -306,10 +310,11 @@ fn run(
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
                 stats.lost = lost;
-                send(Event::Loss {
+                batch.push(Event::Loss {
                     ts: clock::monotonic_ns(),
                     lost,
                 });
+                batch.send();
             }
         }
     }
@@ -317,15 +322,65 @@ fn run(
     let _ = ring.consume();
     stats.lost = dropped(&maps.drops);
     note_io_urings(&mut stats, dropped(&maps.io_urings));
-    send(Event::Loss {
+    batch.push(Event::Loss {
         ts: clock::monotonic_ns(),
         lost: stats.lost,
     });
+    batch.send();
     (stats.events, stats.decode_errors) = decoded.get();
     (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
     Ok(stats)
+}
+
+/// The events decoded since the last send, and the channel they go down.
+struct Batch {
+    events: RefCell<EventBatch>,
+    bytes: Cell<usize>,
+    to: SyncSender<EventBatch>,
+    /// The receiver is gone: nothing more is sent.
+    closed: Cell<bool>,
+}
+
+impl Batch {
+    fn new(to: SyncSender<EventBatch>) -> Batch {
+        Batch {
+            events: RefCell::new(Vec::with_capacity(BATCH_EVENTS)),
+            bytes: Cell::new(0),
+            to,
+            closed: Cell::new(false),
+        }
+    }
+
+    /// Adds an event, sending the batch once it is full.
+    fn push(&self, event: Event) {
+        self.bytes.set(self.bytes.get() + event.held_bytes());
+        let full = {
+            let mut events = self.events.borrow_mut();
+            events.push(event);
+            events.len() >= BATCH_EVENTS
+        };
+        if full || self.bytes.get() >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
+    /// Sends what was gathered, if anything (blocking while the channel is full).
+    fn send(&self) {
+        let events = std::mem::take(&mut *self.events.borrow_mut());
+        self.bytes.set(0);
+        if events.is_empty() || self.closed.get() {
+            return;
+        }
+        if self.to.send(events).is_err() {
+            self.closed.set(true);
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.closed.get()
+    }
 }
 
 /// Says once, on stderr, that traced processes use io_uring.

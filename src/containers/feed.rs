@@ -11,7 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::event::{ContainerAction, ContainerEvent, ContainerInfo, Event};
+use crate::event::{ContainerAction, ContainerEvent, ContainerInfo, Event, EventBatch};
 use crate::selection::{follow, CgroupFilter, Selector};
 
 use super::{cgroup_ids_unfindable, watch, CgroupRoot, Docker, DockerError};
@@ -45,7 +45,7 @@ impl ContainerFeed {
     pub fn start<F>(
         selector: Selector,
         filter: Option<Arc<F>>,
-        events: SyncSender<Event>,
+        events: SyncSender<EventBatch>,
     ) -> Result<ContainerFeed, FeedError>
     where
         F: CgroupFilter + Send + Sync + 'static,
@@ -107,7 +107,7 @@ async fn run<F>(
     docker: Docker,
     selector: Selector,
     filter: Option<Arc<F>>,
-    events: SyncSender<Event>,
+    events: SyncSender<EventBatch>,
     mut stop: oneshot::Receiver<()>,
 ) where
     F: CgroupFilter,
@@ -128,7 +128,7 @@ async fn run<F>(
                 eprintln!("flowtap: warning: updating the cgroup filter: {e}");
             }
         }
-        if events.send(Event::Container(event)).is_err() {
+        if events.send(vec![Event::Container(event)]).is_err() {
             break;
         }
     }

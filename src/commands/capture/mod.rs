@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use flowtap::capture::{Capture, CaptureConfig, Scope};
 use flowtap::clock;
 use flowtap::containers::{ContainerFeed, FeedError};
-use flowtap::event::Event;
+use flowtap::event::EventBatch;
 use flowtap::merge::MergeConfig;
 use flowtap::pipeline::{self, Pipeline};
 use flowtap::selection::{CgroupFilter, Selector};
@@ -19,11 +19,13 @@ use flowtap::trace::{TraceFormat, TraceWriter};
 use super::output::Output;
 use crate::cli::CaptureArgs;
 
-/// Events buffered between the capture thread and this one.
-const CHANNEL_DEPTH: usize = 16 * 1024;
+/// Batches of events buffered between the capture thread and this one: a
+/// batch holds at most about 1 MiB (capture::poller), so this bounds them to
+/// about 32 MiB; past it the capture thread waits and the kernel's ring fills.
+const CHANNEL_DEPTH: usize = 32;
 const TICK: Duration = Duration::from_millis(100);
-/// Events taken in one go before flows are let out and a stop request is checked.
-const BURST: usize = 4096;
+/// Batches taken in one go before flows are let out and a stop request is checked.
+const BURST: usize = 8;
 /// How far behind the clock events may still arrive: the pipeline's deadlines are
 /// only advanced to `now - SLACK`, so a late event never finds its socket released.
 const SLACK_NS: u64 = 200_000_000;
@@ -98,12 +100,16 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             capture.request_stop();
         }
         match rx.recv_timeout(TICK) {
-            Ok(event) => {
-                consumer.take(event)?;
+            Ok(batch) => {
+                for event in batch {
+                    consumer.take(event)?;
+                }
                 // Take what else is already waiting (a bounded share, so that a stop
                 // request is still seen under load), then let the flows out.
-                for event in rx.try_iter().take(BURST) {
-                    consumer.take(event)?;
+                for batch in rx.try_iter().take(BURST) {
+                    for event in batch {
+                        consumer.take(event)?;
+                    }
                 }
                 consumer.caught_up()?;
             }
@@ -146,7 +152,7 @@ fn capture_duration(secs: f64) -> anyhow::Result<Duration> {
 fn follow_docker<F>(
     selector: &Selector,
     filter: Option<Arc<F>>,
-    events: mpsc::SyncSender<Event>,
+    events: mpsc::SyncSender<EventBatch>,
 ) -> anyhow::Result<Option<ContainerFeed>>
 where
     F: CgroupFilter + Send + Sync + 'static,
