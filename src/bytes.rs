@@ -1,7 +1,9 @@
 //! Byte strings as they appear in trace and flow files: `{"text": "…"}` when the
 //! bytes are valid UTF-8, `{"base64": "…"}` otherwise. One encoding for payloads
 //! and bodies, so a reader never guesses. Formats that are not for people (the
-//! compact trace) get the raw bytes.
+//! compact trace) get the raw bytes. Validation is simdutf8's: bodies are most
+//! of the bytes a flow writes, and std's check was 6 % of a capture of 64 KiB
+//! responses.
 
 use std::fmt;
 
@@ -42,7 +44,7 @@ impl From<&[u8]> for Bytes {
 
 impl fmt::Debug for Bytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match std::str::from_utf8(&self.0) {
+        match simdutf8::basic::from_utf8(&self.0) {
             Ok(s) => write!(f, "b{s:?}"),
             Err(_) => write!(f, "Bytes({} bytes, binary)", self.0.len()),
         }
@@ -55,7 +57,7 @@ impl Serialize for Bytes {
             return serializer.serialize_bytes(&self.0);
         }
         let mut map = serializer.serialize_map(Some(1))?;
-        match std::str::from_utf8(&self.0) {
+        match simdutf8::basic::from_utf8(&self.0) {
             Ok(text) => map.serialize_entry("text", text)?,
             Err(_) => map.serialize_entry("base64", &BASE64.encode(&self.0))?,
         }

@@ -151,7 +151,7 @@ fn name_values(headers: &Headers) -> Vec<NameValue<'_>> {
 
 /// Text when the kept bytes are UTF-8, base64 (and its name) otherwise.
 fn text_of(body: &Body) -> (Cow<'_, str>, Option<&'static str>) {
-    match std::str::from_utf8(body.bytes.as_slice()) {
+    match simdutf8::basic::from_utf8(body.bytes.as_slice()) {
         Ok(t) => (Cow::Borrowed(t), None),
         Err(_) => (
             Cow::Owned(BASE64.encode(body.bytes.as_slice())),
