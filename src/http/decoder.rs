@@ -70,7 +70,9 @@ pub struct Decoder {
     buf: Vec<u8>,
     buf_start: Nanos,
     /// The message whose head is parsed and whose body is in progress.
-    current: Option<Message>,
+    /// Boxed: a message is about 260 bytes, and a connection has two decoders
+    /// that hold none between messages (an idle keep-alive connection).
+    current: Option<Box<Message>>,
     /// Responses only: methods of requests still waiting for a final response.
     methods: VecDeque<String>,
     /// A CONNECT request ends request parsing: what follows is the tunnel, or the
@@ -256,7 +258,7 @@ impl Decoder {
         self.budget.give_back(m.body.kept.len());
         m.complete = false;
         m.body.truncated = true;
-        Some(m)
+        Some(*m)
     }
 
     pub fn stop(&mut self, why: Stop, out: &mut Vec<Decoded>) {
@@ -441,7 +443,7 @@ impl Decoder {
             },
         };
         let anomalies = anomalies(fields);
-        self.current = Some(Message {
+        self.current = Some(Box::new(Message {
             head,
             body: Body::default(),
             trailers: Headers::new(),
@@ -450,7 +452,7 @@ impl Decoder {
             complete: false,
             tunnel: None,
             anomalies,
-        });
+        }));
         match framing {
             Ok(Framing::Length(0)) => self.finish_message(ts, out),
             Ok(Framing::Length(n)) => self.state = State::Length(n),
@@ -476,7 +478,7 @@ impl Decoder {
             self.budget.give_back(m.body.kept.len());
             m.end = ts;
             m.complete = true;
-            out.push(Decoded::Message(m));
+            out.push(Decoded::Message(*m));
         }
         if self.stop_after_message {
             // Quietly: the connection decides what the tunnel means.
