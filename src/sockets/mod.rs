@@ -608,7 +608,9 @@ impl Sockets {
             held.by_age
                 .remove(&(since, s.info.id.generation, (s.info.id.pid, s.info.id.fd)));
         }
-        while let Some(d) = s.held.pop_front() {
+        // Taken, not drained: a released socket holds nothing again, and the
+        // queue's buffer would stay with it for the connection's life.
+        for d in std::mem::take(&mut s.held) {
             Self::emit(s, d, held, out);
         }
     }
