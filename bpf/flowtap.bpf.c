@@ -32,6 +32,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool trace_all = false;
 const volatile __u32 max_payload = FT_MAX_PAYLOAD;
 const volatile __u32 self_tgid = 0;
+/* --pid: traced_tgids is in use. */
+const volatile bool pid_filter = false;
 
 /* Referenced so that the skeleton generates Rust types for every record. */
 struct ft_sock_event _ft_sock_event = {};
@@ -68,21 +70,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } io_urings SEC(".maps");
-
-/* Filters, updated live by userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u8);
-} traced_cgroups SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} traced_tgids SEC(".maps");
 
 /* Arguments saved at sys_enter, keyed by pid_tgid. */
 struct call_args {
@@ -396,12 +383,16 @@ static __always_inline bool recover_args(__u32 op, struct call_args *a)
 	if (op == FT_SYS_READV || op == FT_SYS_WRITEV) {
 		a->iovcnt = arg3;
 	} else if (op == FT_SYS_RECVMSG || op == FT_SYS_SENDMSG) {
-		struct user_msghdr msg = {};
+		/* The two fields, not the whole struct on the stack: the exit
+		 * programs' frames are near the verifier's 512-byte limit. */
+		struct user_msghdr *msg = (struct user_msghdr *)arg2;
+		__u64 iov = 0, iovlen = 0;
 		if ((op == FT_SYS_RECVMSG && (arg3 & MSG_PEEK)) ||
-		    bpf_probe_read_user(&msg, sizeof(msg), (const void *)arg2))
+		    bpf_probe_read_user(&iov, sizeof(iov), &msg->msg_iov) ||
+		    bpf_probe_read_user(&iovlen, sizeof(iovlen), &msg->msg_iovlen))
 			return false;
-		a->ptr = (__u64)msg.msg_iov;
-		a->iovcnt = msg.msg_iovlen;
+		a->ptr = iov;
+		a->iovcnt = iovlen;
 	} else if (op == FT_SYS_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)) {
 		return false;
 	} else if (op == FT_SYS_SPLICE_TO) {
@@ -813,7 +804,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid;
-	if (!bpf_map_lookup_elem(&traced_tgids, &ptgid))
+	if (!pid_filter || !bpf_map_lookup_elem(&traced_tgids, &ptgid))
 		return 0;
 	__u32 ctgid = child->tgid;
 	__u8 one = 1;
@@ -829,7 +820,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	/* Only traced processes have entries (any others age out of the LRU maps). */
 	if (BPF_CORE_READ(task, signal, live.counter) == 0 && traced(bpf_get_current_pid_tgid()))
 		sweep_fds(true);
-	if (task->pid != task->tgid)
+	if (!pid_filter || task->pid != task->tgid)
 		return 0;
 	__u32 tgid = task->tgid;
 	bpf_map_delete_elem(&traced_tgids, &tgid);
