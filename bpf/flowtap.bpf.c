@@ -32,6 +32,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool trace_all = false;
 const volatile __u32 max_payload = FT_MAX_PAYLOAD;
 const volatile __u32 self_tgid = 0;
+/* --pid: traced_tgids is in use. */
+const volatile bool pid_filter = false;
 
 /* Referenced so that the skeleton generates Rust types for every record. */
 struct ft_sock_event _ft_sock_event = {};
@@ -68,21 +70,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } io_urings SEC(".maps");
-
-/* Filters, updated live by userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u8);
-} traced_cgroups SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} traced_tgids SEC(".maps");
 
 /* Arguments saved at sys_enter, keyed by pid_tgid. */
 struct call_args {
@@ -122,6 +109,19 @@ static __always_inline void save_args(const struct call_args *a)
 						      BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (slot)
 		*slot = *a;
+}
+
+/* A call_args.op: enter looked and found nothing to report (not a TCP socket),
+ * so exit need not recover arguments and look again. Not a syscall or kind. */
+#define FT_OP_NONE 0xff
+
+/* This thread's coming exit has nothing to report. */
+static __always_inline void skip_exit(void)
+{
+	struct call_args *slot = bpf_task_storage_get(&args, bpf_get_current_task_btf(), 0,
+						      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (slot)
+		slot->op = FT_OP_NONE;
 }
 
 /* The arguments saved at this thread's sys_enter, taken so no later exit sees them. */
@@ -250,15 +250,16 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 file;
-	if (!traced(id) || !tcp_entry(id >> 32, fd, &file))
+	if (!traced(id))
 		return 0;
-	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op, .file = file};
 	/* readv/writev with no iovecs moves nothing; a plain buffer is one segment. */
-	if (op == FT_SYS_READV || op == FT_SYS_WRITEV || op == FT_SYS_RECVMSG ||
-	    op == FT_SYS_SENDMSG || op == FT_SYS_SENDMMSG || op == FT_SYS_RECVMMSG) {
-		if (!iovcnt)
-			return 0;
+	bool vectored = op == FT_SYS_READV || op == FT_SYS_WRITEV || op == FT_SYS_RECVMSG ||
+			op == FT_SYS_SENDMSG || op == FT_SYS_SENDMMSG || op == FT_SYS_RECVMMSG;
+	if ((vectored && !iovcnt) || !tcp_entry(id >> 32, fd, &file)) {
+		skip_exit();
+		return 0;
 	}
+	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op, .file = file};
 	save_args(&a);
 	return 0;
 }
@@ -396,12 +397,16 @@ static __always_inline bool recover_args(__u32 op, struct call_args *a)
 	if (op == FT_SYS_READV || op == FT_SYS_WRITEV) {
 		a->iovcnt = arg3;
 	} else if (op == FT_SYS_RECVMSG || op == FT_SYS_SENDMSG) {
-		struct user_msghdr msg = {};
+		/* The two fields, not the whole struct on the stack: the exit
+		 * programs' frames are near the verifier's 512-byte limit. */
+		struct user_msghdr *msg = (struct user_msghdr *)arg2;
+		__u64 iov = 0, iovlen = 0;
 		if ((op == FT_SYS_RECVMSG && (arg3 & MSG_PEEK)) ||
-		    bpf_probe_read_user(&msg, sizeof(msg), (const void *)arg2))
+		    bpf_probe_read_user(&iov, sizeof(iov), &msg->msg_iov) ||
+		    bpf_probe_read_user(&iovlen, sizeof(iovlen), &msg->msg_iovlen))
 			return false;
-		a->ptr = (__u64)msg.msg_iov;
-		a->iovcnt = msg.msg_iovlen;
+		a->ptr = iov;
+		a->iovcnt = iovlen;
 	} else if (op == FT_SYS_RECVFROM && (PT_REGS_PARM4_CORE_SYSCALL(regs) & MSG_PEEK)) {
 		return false;
 	} else if (op == FT_SYS_SPLICE_TO) {
@@ -419,22 +424,22 @@ static __always_inline bool recover_args(__u32 op, struct call_args *a)
 
 /*
  * Emits `total` bytes moved by one call (or one message of an mmsg call) on the
- * socket of `key`, from a plain buffer (iovcnt 0) or an iovec array.
+ * socket of fd, whose entry is `st`, from a plain buffer (iovcnt 0) or an
+ * iovec array.
  */
-static __always_inline void emit_call(struct fd_key *key, __u32 op, __u64 ptr, __u32 iovcnt,
-				      __u64 total)
+static __always_inline void emit_call(struct fd_state *st, __s32 fd, __u32 op, __u64 ptr,
+				      __u32 iovcnt, __u64 total)
 {
-	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, key);
 	__u32 zero = 0;
 	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
-	if (!st || !s || !total)
+	if (!s || !total)
 		return;
 	__u32 dir = is_send(op) ? 0 : 1;
 	__builtin_memset(s, 0, sizeof(*s));
 	s->total_left = total;
 	s->capture_left = counted_only(op) ? 0 : max_payload;
 	s->pos = __sync_fetch_and_add(&st->pos[dir & 1], total);
-	s->fd = key->fd;
+	s->fd = fd;
 	s->op = op;
 	if (iovcnt) {
 		s->iov_ptr = ptr;
@@ -465,7 +470,11 @@ static long emit_mmsg(__u32 i, struct mmsg_walk *w)
 	struct mmsghdr m = {};
 	if (bpf_probe_read_user(&m, sizeof(m), (const void *)(w->vec + i * sizeof(m))))
 		return 1;
-	emit_call(&w->key, w->op, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, &w->key);
+	if (!st)
+		return 1;
+	emit_call(st, w->key.fd, w->op, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen,
+		  m.msg_len);
 	return 0;
 }
 
@@ -475,7 +484,7 @@ static __always_inline int data_exit(__u32 op, long ret)
 	struct call_args a = {};
 	/* Taken even when the call failed, so no later exit can mistake it for its own. */
 	if (take_args(&a)) {
-		if (ret <= 0)
+		if (ret <= 0 || a.op == FT_OP_NONE)
 			return 0;
 	} else if (ret <= 0 || !traced(id) || !recover_args(op, &a) ||
 		   !tcp_entry(id >> 32, a.fd, &a.file)) {
@@ -496,7 +505,7 @@ static __always_inline int data_exit(__u32 op, long ret)
 	}
 	if (a.op == FT_SYS_SENDFILE && emit_sendfile(&key, &a, ret))
 		return 0;
-	emit_call(&key, a.op, a.ptr, a.iovcnt, ret);
+	emit_call(st, a.fd, a.op, a.ptr, a.iovcnt, ret);
 	return 0;
 }
 
@@ -813,7 +822,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid;
-	if (!bpf_map_lookup_elem(&traced_tgids, &ptgid))
+	if (!pid_filter || !bpf_map_lookup_elem(&traced_tgids, &ptgid))
 		return 0;
 	__u32 ctgid = child->tgid;
 	__u8 one = 1;
@@ -829,7 +838,7 @@ int BPF_PROG(on_exit, struct task_struct *task)
 	/* Only traced processes have entries (any others age out of the LRU maps). */
 	if (BPF_CORE_READ(task, signal, live.counter) == 0 && traced(bpf_get_current_pid_tgid()))
 		sweep_fds(true);
-	if (task->pid != task->tgid)
+	if (!pid_filter || task->pid != task->tgid)
 		return 0;
 	__u32 tgid = task->tgid;
 	bpf_map_delete_elem(&traced_tgids, &tgid);

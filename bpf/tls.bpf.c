@@ -29,6 +29,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool trace_all = false;
 const volatile __u32 max_payload = 64 * 1024;
 const volatile __u32 self_tgid = 0;
+const volatile bool pid_filter = false;
 
 /* Shared with the main object by fd (userspace calls reuse_fd before load), so
  * plaintext and syscall records come out of one ring in the order they happened. */
@@ -43,20 +44,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u8);
-} traced_cgroups SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-} traced_tgids SEC(".maps");
 
 #define FT_WAKEUP_BYTES (256 * 1024)
 

@@ -138,6 +138,7 @@ pub(super) fn load<'obj>(
     rodata.trace_all = config.scope == Scope::AllProcesses;
     rodata.max_payload = config.max_payload;
     rodata.self_tgid = std::process::id();
+    rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
     open.maps
         .events
         .set_max_entries(config.ring_bytes)

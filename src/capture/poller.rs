@@ -9,7 +9,7 @@ use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -37,24 +37,54 @@ const BATCH_BYTES: usize = 1024 * 1024;
 pub struct Filters {
     cgroups: MapHandle,
     tgids: MapHandle,
+    /// The cgroup filter's generation (filter_gen in bpf/filter.bpf.h): the
+    /// kernel caches each thread's verdict until it changes. Held across a
+    /// change and its bump, so that the generation only ever grows.
+    generation: Mutex<(MapHandle, u64)>,
+}
+
+impl Filters {
+    /// Applies `change` to the cgroup map, then moves the generation on, so
+    /// that no verdict cached before the change is trusted after it (the
+    /// kernel reads the generation before it walks the map).
+    fn change_cgroups(
+        &self,
+        change: impl FnOnce(&MapHandle) -> Result<(), CaptureError>,
+    ) -> Result<(), CaptureError> {
+        let mut generation = self
+            .generation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changed = change(&self.cgroups);
+        // The kernel's stores for the change become visible before the
+        // generation's, on CPUs that may reorder stores too (arm64).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let (map, gen) = &mut *generation;
+        *gen += 1;
+        map.update(&0u32.to_ne_bytes(), &gen.to_ne_bytes(), MapFlags::ANY)
+            .map_err(CaptureError::bpf("moving the filter's generation on"))?;
+        changed
+    }
 }
 
 impl CgroupFilter for Filters {
     type Error = CaptureError;
 
     fn trace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
-        self.cgroups
-            .update(&cgroup.to_ne_bytes(), &[1], MapFlags::ANY)
-            .map_err(CaptureError::bpf("adding a cgroup to the filter"))
+        self.change_cgroups(|cgroups| {
+            cgroups
+                .update(&cgroup.to_ne_bytes(), &[1], MapFlags::ANY)
+                .map_err(CaptureError::bpf("adding a cgroup to the filter"))
+        })
     }
 
     fn untrace_cgroup(&self, cgroup: u64) -> Result<(), CaptureError> {
-        match self.cgroups.delete(&cgroup.to_ne_bytes()) {
+        self.change_cgroups(|cgroups| match cgroups.delete(&cgroup.to_ne_bytes()) {
             Err(e) if e.kind() != libbpf_rs::ErrorKind::NotFound => {
                 Err(CaptureError::bpf("removing a cgroup from the filter")(e))
             }
             _ => Ok(()),
-        }
+        })
     }
 }
 
@@ -197,6 +227,11 @@ fn run(
             .map_err(CaptureError::bpf("opening the cgroup filter"))?,
         tgids: MapHandle::try_from(&maps.traced_tgids)
             .map_err(CaptureError::bpf("opening the process filter"))?,
+        generation: Mutex::new((
+            MapHandle::try_from(&maps.filter_gen)
+                .map_err(CaptureError::bpf("opening the filter's generation"))?,
+            0,
+        )),
     };
     if let Scope::ProcessTrees(roots) = &config.scope {
         for pid in crate::procfs::descendants_of(roots) {

@@ -92,6 +92,7 @@ impl<'obj> TlsProbes<'obj> {
         rodata.trace_all = config.scope == Scope::AllProcesses;
         rodata.max_payload = config.max_payload;
         rodata.self_tgid = std::process::id();
+        rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
         let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
         let shared = [
             open.maps.events.reuse_fd(main.maps.events.as_fd()),
@@ -102,6 +103,8 @@ impl<'obj> TlsProbes<'obj> {
             open.maps
                 .traced_tgids
                 .reuse_fd(main.maps.traced_tgids.as_fd()),
+            open.maps.filter_gen.reuse_fd(main.maps.filter_gen.as_fd()),
+            open.maps.verdicts.reuse_fd(main.maps.verdicts.as_fd()),
         ];
         if let Some(Err(e)) = shared.into_iter().find(Result::is_err) {
             return Err(share(e));
