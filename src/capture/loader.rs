@@ -46,6 +46,16 @@ pub enum CaptureError {
         what: &'static str,
         source: libbpf_rs::Error,
     },
+    /// Denied although the privileges were there (they are checked first): the
+    /// verifier rejected a program, or a security policy forbids the operation.
+    #[error(
+        "{what}: the kernel refused it (`flowtap capture -v` shows libbpf's log, with \
+         the verifier's when a program was rejected)"
+    )]
+    Refused {
+        what: &'static str,
+        source: libbpf_rs::Error,
+    },
     /// A kernel feature the programs need is missing (one sentence, from `features`).
     #[error("{0}")]
     Kernel(String),
@@ -56,10 +66,13 @@ pub enum CaptureError {
 }
 
 impl CaptureError {
+    /// A failed BPF operation. Privileges were checked before any (see
+    /// [`check_privileges`]), so EPERM or EACCES here is the kernel refusing,
+    /// not missing capabilities: a verifier rejection is EACCES.
     pub(super) fn bpf(what: &'static str) -> impl FnOnce(libbpf_rs::Error) -> CaptureError {
         move |source| {
             if source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-                CaptureError::Permission
+                CaptureError::Refused { what, source }
             } else {
                 CaptureError::Bpf { what, source }
             }
@@ -154,6 +167,22 @@ pub(super) fn load<'obj>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_after_the_privilege_check_is_not_called_missing_privileges() {
+        // What the verifier's rejection of a program comes back as.
+        let rejected = libbpf_rs::Error::from(io::Error::from_raw_os_error(libc::EACCES));
+        let e = CaptureError::bpf("loading the BPF programs")(rejected);
+        assert!(matches!(e, CaptureError::Refused { .. }), "{e:?}");
+        let said = e.to_string();
+        assert!(said.starts_with("loading the BPF programs: the kernel refused it"), "{said}");
+        assert!(said.contains("-v"), "{said}");
+        let other = libbpf_rs::Error::from(io::Error::from_raw_os_error(libc::ENOENT));
+        assert!(matches!(
+            CaptureError::bpf("attaching")(other),
+            CaptureError::Bpf { .. }
+        ));
+    }
 
     #[test]
     fn privileges_come_from_cap_eff() {
