@@ -175,7 +175,10 @@ mod tests {
         let e = CaptureError::bpf("loading the BPF programs")(rejected);
         assert!(matches!(e, CaptureError::Refused { .. }), "{e:?}");
         let said = e.to_string();
-        assert!(said.starts_with("loading the BPF programs: the kernel refused it"), "{said}");
+        assert!(
+            said.starts_with("loading the BPF programs: the kernel refused it"),
+            "{said}"
+        );
         assert!(said.contains("-v"), "{said}");
         let other = libbpf_rs::Error::from(io::Error::from_raw_os_error(libc::ENOENT));
         assert!(matches!(

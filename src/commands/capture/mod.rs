@@ -101,15 +101,11 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         }
         match rx.recv_timeout(TICK) {
             Ok(batch) => {
-                for event in batch {
+                // With what else is already waiting (a bounded share, so that a stop
+                // request is still seen under load), then the flows are let out.
+                let waiting = rx.try_iter().take(BURST);
+                for event in std::iter::once(batch).chain(waiting).flatten() {
                     consumer.take(event)?;
-                }
-                // Take what else is already waiting (a bounded share, so that a stop
-                // request is still seen under load), then let the flows out.
-                for batch in rx.try_iter().take(BURST) {
-                    for event in batch {
-                        consumer.take(event)?;
-                    }
                 }
                 consumer.caught_up()?;
             }
