@@ -24,7 +24,11 @@ struct fd_ident {
 };
 
 struct fd_state {
-	__u64 pos[2]; /* bytes sent, bytes received */
+	/* Per direction (sent, received), see placement.bpf.h: where the latest
+	 * bytes placed end, and the sequence number of position 0 (bit 32 set
+	 * once known). */
+	__u64 pos[2];
+	__u64 seq_base[2];
 	__u64 file;   /* as in fd_ident; FT_REPLACING while being replaced */
 	__u64 ino;
 };
@@ -63,6 +67,15 @@ static __always_inline void emit_close(__s32 fd)
 	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
+/* A new connection's streams start where connect or accept leaves them: sent
+ * from write_seq, read from copied_seq once established (see placement.bpf.h). */
+static __always_inline void start_streams(struct fd_state *st, struct sock *sk)
+{
+	st->seq_base[0] = (1ULL << 32) | stream_seq((__u64)sk, 0);
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_ESTABLISHED)
+		st->seq_base[1] = (1ULL << 32) | stream_seq((__u64)sk, 1);
+}
+
 /*
  * A new connection (accept, connect) on fd: its byte positions start afresh.
  * Returns the struct sock when fd is a TCP socket.
@@ -75,6 +88,7 @@ static __always_inline struct sock *track_new(__u32 tgid, __s32 fd)
 	struct fd_ident id = file_ident(file);
 	if (sk) {
 		struct fd_state st = {.file = id.file, .ino = id.ino};
+		start_streams(&st, sk);
 		bpf_map_delete_elem(&other_fds, &key);
 		bpf_map_update_elem(&tcp_fds, &key, &st, BPF_ANY);
 	} else if (file) {

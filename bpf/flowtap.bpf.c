@@ -40,6 +40,7 @@ struct ft_sock_event _ft_sock_event = {};
 struct ft_data_event _ft_data_event = {};
 struct ft_close_event _ft_close_event = {};
 struct ft_file_data_event _ft_file_data_event = {};
+struct ft_unplaced_event _ft_unplaced_event = {};
 enum ft_kind _ft_kind = 0;
 enum ft_syscall _ft_syscall = 0;
 enum ft_limits _ft_limits = 0;
@@ -78,8 +79,17 @@ struct call_args {
 	__u32 iovcnt; /* 0: ptr is a plain buffer */
 	__s32 fd;
 	__u32 op;     /* enum ft_syscall, or enum ft_kind for socket calls */
-	__u32 _pad;
+	__u32 seq;    /* data calls: the stream's sequence number at enter */
 	__u64 file;   /* data calls: the struct file * fd referred to at enter */
+	/* data calls (see placement.bpf.h): the socket; the thread's voluntary
+	 * context switches and the stream's sequence number at the first (sends)
+	 * or latest (reads) of `locked_n` sightings under the socket lock. */
+	__u64 sk;
+	__u64 switches;
+	__u32 locked_seq;
+	__u16 locked_n;
+	__u8 seq_known; /* `seq` was read at enter */
+	__u8 _pad;
 	struct ft_addr addr; /* connect: the destination */
 	/* sendfile: the source file (0: none to prove), its fd, the offset argument,
 	 * the offset the call starts at and the file's mtime then. */
@@ -228,6 +238,14 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 	bpf_ringbuf_submit(e, wakeup_flag());
 }
 
+/* The sequence number of the next byte in direction dir: sent by the process
+ * (0), or read by it (1). */
+static __always_inline __u32 stream_seq(__u64 sk, __u32 dir)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	return dir ? BPF_CORE_READ(tp, copied_seq) : BPF_CORE_READ(tp, write_seq);
+}
+
 #include "fds.bpf.h"
 #include "sendfile.bpf.h"
 
@@ -246,6 +264,8 @@ static __always_inline bool counted_only(__u32 op)
 	return op == FT_SYS_SENDFILE || op == FT_SYS_SPLICE_TO || op == FT_SYS_SPLICE_FROM;
 }
 
+#include "placement.bpf.h"
+
 static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcnt)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -260,6 +280,7 @@ static __always_inline int data_enter(__u32 op, __s32 fd, __u64 ptr, __u64 iovcn
 		return 0;
 	}
 	struct call_args a = {.ptr = ptr, .iovcnt = iovcnt, .fd = fd, .op = op, .file = file};
+	note_stream(&a, is_send(op) ? 0 : 1);
 	save_args(&a);
 	return 0;
 }
@@ -424,21 +445,20 @@ static __always_inline bool recover_args(__u32 op, struct call_args *a)
 
 /*
  * Emits `total` bytes moved by one call (or one message of an mmsg call) on the
- * socket of fd, whose entry is `st`, from a plain buffer (iovcnt 0) or an
- * iovec array.
+ * socket of fd, at position `pos`, from a plain buffer (iovcnt 0) or an iovec
+ * array.
  */
-static __always_inline void emit_call(struct fd_state *st, __s32 fd, __u32 op, __u64 ptr,
-				      __u32 iovcnt, __u64 total)
+static __always_inline void emit_call(__s32 fd, __u32 op, __u64 ptr, __u32 iovcnt, __u64 total,
+				      __u64 pos)
 {
 	__u32 zero = 0;
 	struct emit_state *s = bpf_map_lookup_elem(&walks, &zero);
 	if (!s || !total)
 		return;
-	__u32 dir = is_send(op) ? 0 : 1;
 	__builtin_memset(s, 0, sizeof(*s));
 	s->total_left = total;
 	s->capture_left = counted_only(op) ? 0 : max_payload;
-	s->pos = __sync_fetch_and_add(&st->pos[dir & 1], total);
+	s->pos = pos;
 	s->fd = fd;
 	s->op = op;
 	if (iovcnt) {
@@ -457,24 +477,27 @@ static __always_inline void emit_call(struct fd_state *st, __s32 fd, __u32 op, _
 }
 
 struct mmsg_walk {
-	struct fd_key key;
 	__u64 vec;
+	__u64 pos;   /* where the next message's bytes go */
+	__u64 total; /* bytes of the messages walked */
+	__s32 fd;
 	__u32 op;
 	__u32 n;
+	bool emit;   /* false: only add up their lengths */
 };
 
-static long emit_mmsg(__u32 i, struct mmsg_walk *w)
+static long walk_mmsg(__u32 i, struct mmsg_walk *w)
 {
 	if (i >= w->n)
 		return 1;
 	struct mmsghdr m = {};
 	if (bpf_probe_read_user(&m, sizeof(m), (const void *)(w->vec + i * sizeof(m))))
 		return 1;
-	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, &w->key);
-	if (!st)
-		return 1;
-	emit_call(st, w->key.fd, w->op, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen,
-		  m.msg_len);
+	if (w->emit)
+		emit_call(w->fd, w->op, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len,
+			  w->pos);
+	w->pos += m.msg_len;
+	w->total += m.msg_len;
 	return 0;
 }
 
@@ -497,15 +520,24 @@ static __always_inline int data_exit(__u32 op, long ret)
 	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, &key);
 	if (!st || st->file != a.file)
 		return 0;
+	__u64 pos;
 	if (a.op == FT_SYS_SENDMMSG || a.op == FT_SYS_RECVMMSG) {
-		/* ret is the number of messages; each says its own length. */
-		struct mmsg_walk w = {.key = key, .vec = a.ptr, .op = a.op, .n = ret};
-		bpf_loop(FT_MAX_MMSG, emit_mmsg, &w, 0);
+		/* ret is the number of messages; each says its own length. Those past
+		 * FT_MAX_MMSG are not seen, nor placed. */
+		struct mmsg_walk w = {.vec = a.ptr, .fd = a.fd, .op = a.op, .n = ret};
+		bpf_loop(FT_MAX_MMSG, walk_mmsg, &w, 0);
+		if (!place_call(st, &a, w.total, &pos))
+			return 0;
+		w.pos = pos;
+		w.emit = true;
+		bpf_loop(FT_MAX_MMSG, walk_mmsg, &w, 0);
 		return 0;
 	}
-	if (a.op == FT_SYS_SENDFILE && emit_sendfile(&key, &a, ret))
+	if (!place_call(st, &a, ret, &pos))
 		return 0;
-	emit_call(st, a.fd, a.op, a.ptr, a.iovcnt, ret);
+	if (a.op == FT_SYS_SENDFILE && emit_sendfile(&key, &a, ret, pos))
+		return 0;
+	emit_call(a.fd, a.op, a.ptr, a.iovcnt, ret, pos);
 	return 0;
 }
 
@@ -651,6 +683,7 @@ int enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 	if (!traced(id) || !tcp_entry(id >> 32, ctx->args[0], &file))
 		return 0;
 	struct call_args a = {.fd = ctx->args[0], .op = FT_SYS_SENDFILE, .file = file};
+	note_stream(&a, 0);
 	save_sendfile_source(&a, ctx->args[1], ctx->args[2]);
 	save_args(&a);
 	return 0;
@@ -813,6 +846,22 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 		bpf_map_delete_elem(&tcp_fds, &key);
 	}
 	bpf_map_delete_elem(&other_fds, &key);
+	return 0;
+}
+
+/* ---- under the socket lock (placement.bpf.h) --------------------------------- */
+
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(on_sendmsg_locked, struct sock *sk)
+{
+	note_locked(sk, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(on_rcv_space_adjust, struct sock *sk)
+{
+	note_locked(sk, 1);
 	return 0;
 }
 

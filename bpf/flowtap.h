@@ -39,6 +39,9 @@ enum ft_kind {
 	FT_SSL_DATA = 8, /* plaintext of an SSL_* call with no socket of its own */
 	FT_TLS_HEAD = 9, /* the first bytes OpenSSL wrote to such an SSL*'s BIO */
 	FT_SSL_FREE = 10, /* SSL_free of such an SSL*: its stream ends */
+	/* A data call whose bytes cannot be placed in the socket's stream: another
+	 * thread moved bytes the same way on the socket during it. */
+	FT_UNPLACED = 11,
 };
 
 enum ft_syscall {
@@ -103,6 +106,17 @@ struct ft_data_event {
 	__u64 count;     /* bytes this record stands for */
 	__u32 captured;  /* payload bytes that follow; < count means truncated */
 	__u32 syscall;   /* enum ft_syscall */
+};
+
+/* FT_UNPLACED: the call moved `count` bytes, somewhere among the `len` bytes
+ * from `pos` that the socket moved in its direction while it ran. */
+struct ft_unplaced_event {
+	struct ft_header hdr;
+	__u64 pos;
+	__u64 len;
+	__u64 count;
+	__u32 syscall; /* enum ft_syscall */
+	__u32 _pad;
 };
 
 /* FT_SSL_DATA: hdr.fd is -1, positions count this SSL*'s plaintext; followed

@@ -150,7 +150,8 @@ static __always_inline bool file_path(struct file *file, struct ft_file_src *src
  * the path walk reached the task's root. Returns false when it emitted nothing
  * (the caller then emits the plain counted record).
  */
-static __always_inline bool emit_sendfile(struct fd_key *key, struct call_args *a, __u64 total)
+static __always_inline bool emit_sendfile(struct fd_key *key, struct call_args *a, __u64 total,
+					  __u64 pos)
 {
 	if (!a->src_file || fd_file(a->src_fd) != (struct file *)a->src_file)
 		return false;
@@ -167,8 +168,7 @@ static __always_inline bool emit_sendfile(struct fd_key *key, struct call_args *
 
 	__u32 zero = 0;
 	struct ft_file_data_event *r = bpf_map_lookup_elem(&file_scratch, &zero);
-	struct fd_state *st = bpf_map_lookup_elem(&tcp_fds, key);
-	if (!r || !st)
+	if (!r)
 		return false;
 	struct inode *inode = BPF_CORE_READ(file, f_inode);
 	r->src.dev = BPF_CORE_READ(inode, i_sb, s_dev);
@@ -180,7 +180,7 @@ static __always_inline bool emit_sendfile(struct fd_key *key, struct call_args *
 		return false;
 
 	fill_header(&r->data.hdr, FT_FILE_DATA, key->fd);
-	r->data.pos = __sync_fetch_and_add(&st->pos[0], total);
+	r->data.pos = pos;
 	r->data.count = total;
 	r->data.captured = 0;
 	r->data.syscall = FT_SYS_SENDFILE;

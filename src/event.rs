@@ -34,6 +34,9 @@ pub enum Event {
     Socket(ExistingSocket),
     /// Bytes the process sent or received on a TCP socket.
     Data(Data),
+    /// A data call whose bytes cannot be placed in the socket's stream: another
+    /// thread moved bytes the same way on the socket during it.
+    Unplaced(Unplaced),
     /// `close` on a tracked socket.
     Close(Close),
     /// Plaintext of an OpenSSL call that made no socket I/O of its own (OpenSSL
@@ -78,6 +81,7 @@ impl Event {
             Event::Getsockname(e) => e.ts,
             Event::Socket(e) => e.ts,
             Event::Data(e) => e.ts,
+            Event::Unplaced(e) => e.ts,
             Event::Close(e) => e.ts,
             Event::SslData(e) => e.ts,
             Event::TlsHead(e) => e.ts,
@@ -94,6 +98,7 @@ impl Event {
             Event::Getsockname(e) => &e.task,
             Event::Socket(e) => &e.task,
             Event::Data(e) => &e.task,
+            Event::Unplaced(e) => &e.task,
             Event::Close(e) => &e.task,
             Event::SslData(e) => &e.task,
             Event::TlsHead(e) => &e.task,
@@ -323,7 +328,9 @@ pub struct Data {
     pub fd: i32,
     pub syscall: Syscall,
     /// Byte position of this piece in its direction of the socket, counted from the
-    /// first byte flowtap saw. A jump between consecutive events is a gap (lost events).
+    /// first byte flowtap saw (the connection's first, when flowtap saw it open).
+    /// Bytes not seen between two pieces (lost events, or moved by calls flowtap
+    /// does not see) are a jump.
     pub pos: u64,
     /// Bytes this piece stands for.
     pub count: u64,
@@ -333,6 +340,27 @@ pub struct Data {
 }
 
 impl Data {
+    pub fn direction(&self) -> Direction {
+        self.syscall.direction()
+    }
+}
+
+/// A call on a socket that moved `count` bytes, somewhere among the `len` bytes
+/// from `pos` that the socket moved in that direction while the call ran: two
+/// threads were in calls on it at once, and which went first is not known. Its
+/// bytes are not carried; the range is declared lost rather than guessed at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unplaced {
+    pub ts: Nanos,
+    pub task: Task,
+    pub fd: i32,
+    pub syscall: Syscall,
+    pub pos: u64,
+    pub len: u64,
+    pub count: u64,
+}
+
+impl Unplaced {
     pub fn direction(&self) -> Direction {
         self.syscall.direction()
     }

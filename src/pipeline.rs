@@ -125,6 +125,13 @@ impl fmt::Display for Summary {
                 r.late_records, r.late_bytes
             )?;
         }
+        if r.unplaced_calls > 0 {
+            write!(
+                f,
+                ", {} calls ({} bytes) on sockets two threads used at once could not be put in order: declared lost",
+                r.unplaced_calls, r.unplaced_bytes
+            )?;
+        }
         if self.tombstones_dropped > 0 {
             write!(
                 f,

@@ -8,12 +8,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::sendfile::FileSource;
 use super::skel::types::{
     ft_addr, ft_close_event, ft_data_event, ft_file_data_event, ft_header, ft_kind, ft_sock_event,
-    ft_ssl_data_event, ft_ssl_free_event, ft_syscall, ft_tls_head_event,
+    ft_ssl_data_event, ft_ssl_free_event, ft_syscall, ft_tls_head_event, ft_unplaced_event,
 };
 use crate::bytes::Bytes;
 use crate::event::{
     Accept, Close, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, SslData, SslFree,
-    Syscall, Task, TlsHead,
+    Syscall, Task, TlsHead, Unplaced,
 };
 
 const AF_INET: u16 = 2;
@@ -53,6 +53,18 @@ pub fn decode_record(record: &[u8]) -> Result<(Event, Option<FileSource>), Decod
             decode_sock(kind, &read::<ft_sock_event>(record, "socket record")?)
         }
         ft_kind::FT_DATA => decode_data(record),
+        ft_kind::FT_UNPLACED => {
+            let e: ft_unplaced_event = read(record, "unplaced record")?;
+            Ok(Event::Unplaced(Unplaced {
+                ts: e.hdr.ts,
+                task: task(&e.hdr),
+                fd: e.hdr.fd,
+                syscall: syscall(e.syscall)?,
+                pos: e.pos,
+                len: e.len,
+                count: e.count,
+            }))
+        }
         ft_kind::FT_SSL_DATA => decode_ssl_data(record),
         ft_kind::FT_TLS_HEAD => {
             let e: ft_tls_head_event = read(record, "TLS head record")?;
@@ -437,6 +449,34 @@ mod tests {
             head,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn an_unplaced_record_keeps_its_range_and_count() {
+        let e = ft_unplaced_event {
+            hdr: header(ft_kind::FT_UNPLACED),
+            pos: 4096,
+            len: 98_304,
+            count: 65_536,
+            syscall: ft_syscall::FT_SYS_WRITE.0,
+            ..Default::default()
+        };
+        let Ok(Event::Unplaced(u)) = decode(&bytes_of(&e)) else {
+            panic!("not an unplaced record")
+        };
+        assert_eq!(
+            (u.fd, u.pos, u.len, u.count, u.syscall, u.direction()),
+            (
+                5,
+                4096,
+                98_304,
+                65_536,
+                Syscall::Write,
+                crate::event::Direction::Send
+            )
+        );
+        // Cut short: an error, not a guess.
+        assert!(decode(&bytes_of(&e)[..size_of::<ft_unplaced_event>() - 1]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::io;
 use std::mem::MaybeUninit;
 
+use libbpf_rs::btf::{Btf, BtfType};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::OpenObject;
 
@@ -156,6 +157,23 @@ pub(super) fn load<'obj>(
         .events
         .set_max_entries(config.ring_bytes)
         .map_err(CaptureError::bpf("sizing the ring buffer"))?;
+    // Placing calls by the sequence number under the socket lock
+    // (bpf/placement.bpf.h) needs tracepoints newer kernels have; without them
+    // a call two threads overlapped on is reported unplaced, not misplaced.
+    let vmlinux = Btf::from_vmlinux().ok();
+    let has = |tracepoint: &str| {
+        vmlinux.as_ref().is_some_and(|btf| {
+            btf.type_by_name::<BtfType>(&format!("btf_trace_{tracepoint}"))
+                .is_some()
+        })
+    };
+    if !has("tcp_sendmsg_locked") {
+        open.progs.on_sendmsg_locked.set_autoload(false);
+    }
+    if !has("tcp_rcv_space_adjust") {
+        open.progs.on_rcv_space_adjust.set_autoload(false);
+    }
+    drop(vmlinux);
     let mut skel = open
         .load()
         .map_err(CaptureError::bpf("loading the BPF programs"))?;

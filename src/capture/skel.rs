@@ -23,3 +23,4 @@ unsafe impl plain::Plain for types::ft_file_data_event {}
 unsafe impl plain::Plain for types::ft_ssl_data_event {}
 unsafe impl plain::Plain for types::ft_tls_head_event {}
 unsafe impl plain::Plain for types::ft_ssl_free_event {}
+unsafe impl plain::Plain for types::ft_unplaced_event {}

@@ -20,7 +20,7 @@ use lru::LruCache;
 
 use crate::event::{
     Accept, Close, Connect, Data, Direction, Event, ExistingSocket, Getsockname, Nanos, Observer,
-    SockAddrs, SslData, Task, TlsLibrary,
+    SockAddrs, SslData, Task, TlsLibrary, Unplaced,
 };
 
 pub use membio::{GivenUp, MembioStats};
@@ -251,6 +251,7 @@ impl Sockets {
             Event::Getsockname(e) => self.getsockname(&e, out),
             Event::Socket(e) => self.existing(&e, out),
             Event::Data(e) => self.data(e, out),
+            Event::Unplaced(e) => self.unplaced(e, out),
             Event::Close(e) => self.close(&e, out),
             Event::SslData(e) => {
                 if let Some(tied) = self.membio.ssl_data(e) {
@@ -394,22 +395,29 @@ impl Sockets {
         }
     }
 
-    fn data(&mut self, e: Data, out: &mut Vec<Released>) {
-        let key = (e.task.pid, e.fd);
-        if !self.sockets.contains(&key) {
-            match self.tombstones.as_mut().and_then(|t| t.pop(&key)) {
-                // The same connection, idle past `idle_after` or evicted: it goes
-                // on with what was known of it, and fresh HTTP state.
-                Some(tomb) => {
-                    let s = self.open(e.ts, &e.task, e.fd, None, SockAddrs::default(), out);
-                    tomb.restore(s);
-                }
-                // Its introducing event was lost: nothing will complete it.
-                None => {
-                    self.open(e.ts, &e.task, e.fd, None, SockAddrs::default(), out);
-                }
+    /// The socket data on (pid, fd) belongs to, opened if no event introduced it.
+    fn find_or_open(&mut self, ts: Nanos, task: &Task, fd: i32, out: &mut Vec<Released>) {
+        let key = (task.pid, fd);
+        if self.sockets.contains(&key) {
+            return;
+        }
+        match self.tombstones.as_mut().and_then(|t| t.pop(&key)) {
+            // The same connection, idle past `idle_after` or evicted: it goes
+            // on with what was known of it, and fresh HTTP state.
+            Some(tomb) => {
+                let s = self.open(ts, task, fd, None, SockAddrs::default(), out);
+                tomb.restore(s);
+            }
+            // Its introducing event was lost: nothing will complete it.
+            None => {
+                self.open(ts, task, fd, None, SockAddrs::default(), out);
             }
         }
+    }
+
+    fn data(&mut self, e: Data, out: &mut Vec<Released>) {
+        let key = (e.task.pid, e.fd);
+        self.find_or_open(e.ts, &e.task, e.fd, out);
         let Some(s) = self.sockets.get_mut(&key) else {
             return;
         };
@@ -454,7 +462,49 @@ impl Sockets {
             count: e.count,
             payload,
             tls,
+            unplaced: false,
         };
+        self.hold(key, held, out);
+    }
+
+    /// A call whose bytes could not be placed: the range they are in goes down
+    /// the socket's stream as a hole to declare lost (see [`reorder`]).
+    fn unplaced(&mut self, e: Unplaced, out: &mut Vec<Released>) {
+        let key = (e.task.pid, e.fd);
+        self.find_or_open(e.ts, &e.task, e.fd, out);
+        let Some(s) = self.sockets.get_mut(&key) else {
+            return;
+        };
+        s.last_active = e.ts;
+        s.order_stats.unplaced_calls += 1;
+        s.order_stats.unplaced_bytes += e.count;
+        if s.tls.is_some() {
+            // Ciphertext, whose plaintext comes from the library's calls.
+            return;
+        }
+        if e.direction() == Direction::Send {
+            // TLS records can no longer be followed through the sent bytes.
+            s.records.stop();
+        }
+        let held = HeldData {
+            ts: e.ts,
+            direction: e.direction(),
+            pos: e.pos,
+            count: e.len,
+            payload: Vec::new(),
+            tls: None,
+            unplaced: true,
+        };
+        self.hold(key, held, out);
+    }
+
+    /// Data for the socket on `key`: held until its addresses are final, or on
+    /// through its reorder window once they are.
+    fn hold(&mut self, key: Key, held: HeldData, out: &mut Vec<Released>) {
+        let Some(s) = self.sockets.get_mut(&key) else {
+            return;
+        };
+        let ts = held.ts;
         if s.released {
             Self::emit(s, held, &mut self.held, out);
             self.watch_order(key);
@@ -464,16 +514,16 @@ impl Sockets {
         self.held.bytes += held.payload.len();
         s.held.push_back(held);
         if s.held_since.is_none() {
-            s.held_since = Some(e.ts);
+            s.held_since = Some(ts);
             let generation = s.info.id.generation;
-            self.held.by_age.insert((e.ts, generation, key));
+            self.held.by_age.insert((ts, generation, key));
             let hold = if s.others_complete() {
                 self.limits.hold_complete_for
             } else {
                 self.limits.hold_for
             };
             self.deadlines
-                .insert((e.ts.saturating_add(hold), generation, key));
+                .insert((ts.saturating_add(hold), generation, key));
         }
         if s.is_ready() {
             Self::release(s, &mut self.held, out);
@@ -646,8 +696,9 @@ impl Sockets {
 
     /// Everything the window holds goes, in order, with the gaps between.
     fn flush_order(s: &mut Socket, held: &mut Held, out: &mut Vec<Released>) {
+        let ts = s.last_active;
         Self::in_window(s, held, out, |order, stats, ordered| {
-            order.flush(stats, ordered)
+            order.flush(stats, ordered, ts)
         });
     }
 

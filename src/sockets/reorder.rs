@@ -6,6 +6,11 @@
 //! by time order, which holding one direction alone would scramble. Only when
 //! the window overflows, or its oldest record has waited too long, are the
 //! missing bytes declared a gap.
+//!
+//! An unplaced call ([`crate::event::Unplaced`]) comes as the range its bytes
+//! are somewhere in. Other calls' records in that range are exact and go on as
+//! usual; what no record fills there is the unplaced bytes, and is declared lost
+//! at once, without waiting.
 
 use std::collections::VecDeque;
 
@@ -51,6 +56,10 @@ pub struct ReorderStats {
     /// Records that arrived after the bytes they carry were declared lost: dropped.
     pub late_records: u64,
     pub late_bytes: u64,
+    /// Calls on a socket two threads moved bytes on at once, whose bytes' place
+    /// in the stream is not known: their range was declared lost.
+    pub unplaced_calls: u64,
+    pub unplaced_bytes: u64,
 }
 
 impl ReorderStats {
@@ -59,6 +68,8 @@ impl ReorderStats {
         self.gaps += other.gaps;
         self.late_records += other.late_records;
         self.late_bytes += other.late_bytes;
+        self.unplaced_calls += other.unplaced_calls;
+        self.unplaced_bytes += other.unplaced_bytes;
     }
 }
 
@@ -73,6 +84,9 @@ pub(super) struct Reorder {
     bytes: usize,
     /// Byte ranges declared lost per direction, newest last.
     gaps: [Vec<(u64, u64)>; 2],
+    /// Per direction, where the latest unplaced range ends: holes before it
+    /// are declared lost as soon as a record waits behind them.
+    unplaced_end: [u64; 2],
 }
 
 impl Reorder {
@@ -97,7 +111,7 @@ impl Reorder {
     /// on) when `d` can go straight on, in position and with nothing waiting.
     pub fn passes(&mut self, d: &HeldData) -> bool {
         let next = &mut self.next[d.direction.index()];
-        if !self.waiting.is_empty() || next.is_some_and(|n| n != d.pos) {
+        if d.unplaced || !self.waiting.is_empty() || next.is_some_and(|n| n != d.pos) {
             return false;
         }
         *next = Some(d.pos.saturating_add(d.count));
@@ -120,10 +134,26 @@ impl Reorder {
             self.wait(d);
             self.drain(stats, out);
         }
+        self.lose_unplaced_holes(stats, out);
         while self.bytes > REORDER_MAX_BYTES {
             self.give_up_once(stats, out);
         }
         self.expire(now, stats, out);
+    }
+
+    /// The first waiting record waits on a hole inside an unplaced range: that
+    /// much of the hole is the unplaced bytes, and is declared lost now.
+    fn lose_unplaced_holes(&mut self, stats: &mut ReorderStats, out: &mut Vec<Ordered>) {
+        while let Some(d) = self.waiting.front() {
+            let dir = d.direction.index();
+            let end = self.unplaced_end[dir];
+            let Some(next) = self.next[dir].filter(|&n| n < end && n < d.pos) else {
+                return;
+            };
+            let (direction, ts, to) = (d.direction, d.ts, d.pos.min(end));
+            self.declare_lost(direction, next, to, ts, stats, out);
+            self.drain(stats, out);
+        }
     }
 
     /// Event time moved on: records that waited too long go, with the gap before them.
@@ -144,10 +174,18 @@ impl Reorder {
         self.give_up_once(stats, out);
     }
 
-    /// Everything waiting goes, in order, with the gaps between.
-    pub fn flush(&mut self, stats: &mut ReorderStats, out: &mut Vec<Ordered>) {
+    /// Everything waiting goes, in order, with the gaps between, and what no
+    /// record filled of an unplaced range at the end.
+    pub fn flush(&mut self, stats: &mut ReorderStats, out: &mut Vec<Ordered>, ts: Nanos) {
         while !self.waiting.is_empty() {
             self.give_up_once(stats, out);
+        }
+        for direction in [Direction::Send, Direction::Recv] {
+            let dir = direction.index();
+            if let Some(next) = self.next[dir].filter(|&n| n < self.unplaced_end[dir]) {
+                let end = self.unplaced_end[dir];
+                self.declare_lost(direction, next, end, ts, stats, out);
+            }
         }
     }
 
@@ -199,6 +237,9 @@ impl Reorder {
         out: &mut Vec<Ordered>,
     ) -> Option<HeldData> {
         let dir = d.direction.index();
+        if d.unplaced {
+            return self.settle_unplaced(d);
+        }
         match self.next[dir] {
             Some(next) if d.pos > next => return Some(d),
             Some(next) if d.pos < next => {
@@ -222,6 +263,46 @@ impl Reorder {
         None
     }
 
+    /// An unplaced range in position (or ahead, given back to wait): what of
+    /// it no record has filled yet is a hole that will not be filled.
+    fn settle_unplaced(&mut self, d: HeldData) -> Option<HeldData> {
+        let dir = d.direction.index();
+        match self.next[dir] {
+            Some(next) if d.pos > next => return Some(d),
+            Some(_) => {}
+            // The direction's first: its bytes start at the range.
+            None => self.next[dir] = Some(d.pos),
+        }
+        let end = d.pos.saturating_add(d.count);
+        self.unplaced_end[dir] = self.unplaced_end[dir].max(end);
+        None
+    }
+
+    /// Declares [`from`, `to`) of `direction` lost and moves its position past it.
+    fn declare_lost(
+        &mut self,
+        direction: Direction,
+        from: u64,
+        to: u64,
+        ts: Nanos,
+        stats: &mut ReorderStats,
+        out: &mut Vec<Ordered>,
+    ) {
+        let dir = direction.index();
+        stats.gaps += 1;
+        let gaps = &mut self.gaps[dir];
+        if gaps.len() == GAPS_KEPT {
+            gaps.remove(0);
+        }
+        gaps.push((from, to));
+        out.push(Ordered::Gap {
+            direction,
+            ts,
+            lost: Some(to - from),
+        });
+        self.next[dir] = Some(to);
+    }
+
     /// Declares the bytes before the first waiting record lost and lets it go,
     /// and what can follow it.
     fn give_up_once(&mut self, stats: &mut ReorderStats, out: &mut Vec<Ordered>) {
@@ -230,18 +311,7 @@ impl Reorder {
         };
         let dir = d.direction.index();
         if let Some(next) = self.next[dir].filter(|next| d.pos > *next) {
-            stats.gaps += 1;
-            let gaps = &mut self.gaps[dir];
-            if gaps.len() == GAPS_KEPT {
-                gaps.remove(0);
-            }
-            gaps.push((next, d.pos));
-            out.push(Ordered::Gap {
-                direction: d.direction,
-                ts: d.ts,
-                lost: Some(d.pos - next),
-            });
-            self.next[dir] = Some(d.pos);
+            self.declare_lost(d.direction, next, d.pos, d.ts, stats, out);
         }
         self.settle(d, stats, out);
         self.drain(stats, out);

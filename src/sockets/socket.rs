@@ -80,6 +80,9 @@ pub(super) struct HeldData {
     pub payload: Vec<u8>,
     /// The first plaintext of the socket: `Released::Tls` goes before it.
     pub tls: Option<TlsLibrary>,
+    /// Not bytes but the range [`pos`, `pos + count`) that an unplaced call's
+    /// bytes are somewhere in ([`crate::event::Unplaced`]); `payload` is empty.
+    pub unplaced: bool,
 }
 
 #[derive(Debug)]

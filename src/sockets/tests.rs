@@ -675,3 +675,106 @@ fn over_the_budget_of_all_windows_the_one_waiting_longest_gives_up() {
     assert_eq!(directed(&out), vec![(Direction::Recv, vec![b'a'; 50])]);
     assert_eq!(sockets.reorder_stats().gaps, 1);
 }
+
+fn unplaced(ts: Nanos, fd: i32, pos: u64, len: u64, count: u64) -> Event {
+    Event::Unplaced(Unplaced {
+        ts,
+        task: task(1),
+        fd,
+        syscall: Syscall::Write,
+        pos,
+        len,
+        count,
+    })
+}
+
+fn lost(out: &[Released]) -> Vec<Option<u64>> {
+    out.iter()
+        .filter_map(|r| match r {
+            Released::Gap { lost, .. } => Some(*lost),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_unplaced_call_is_the_hole_the_placed_calls_beside_it_leave() {
+    // Two writes overlapped in [4, 14): one (6 bytes) was placed at 8, the
+    // other (4 bytes) could not be; its bytes are [4, 8), declared lost at once.
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            send(3, 5, 0, b"one "),
+            send(4, 5, 8, b"three!"),
+            unplaced(5, 5, 4, 10, 4),
+        ],
+    );
+    assert_eq!(lost(&out), vec![Some(4)]);
+    let sent: Vec<u8> = directed(&out).into_iter().flat_map(|(_, p)| p).collect();
+    assert_eq!(sent, b"one three!");
+    let stats = sockets.reorder_stats();
+    assert_eq!((stats.unplaced_calls, stats.unplaced_bytes), (1, 4));
+}
+
+#[test]
+fn an_unplaced_range_first_lets_placed_records_in_it_through() {
+    // The unplaced call's notice comes before the placed call inside its range,
+    // and before anything after it: the hole is declared when a record waits
+    // behind it, not sooner, and a placed record at the position passes.
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            send(3, 5, 0, b"one "),
+            unplaced(4, 5, 4, 10, 6),
+            send(5, 5, 4, b"two "),
+            send(6, 5, 14, b"end"),
+        ],
+    );
+    assert_eq!(lost(&out), vec![Some(6)]);
+    let sent: Vec<u8> = directed(&out).into_iter().flat_map(|(_, p)| p).collect();
+    assert_eq!(sent, b"one two end");
+}
+
+#[test]
+fn an_unplaced_range_at_the_end_is_declared_lost_at_close() {
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            send(3, 5, 0, b"one "),
+            unplaced(4, 5, 4, 8, 8),
+            close(5, 5),
+        ],
+    );
+    assert_eq!(lost(&out), vec![Some(8)]);
+    assert!(matches!(out.last(), Some(Released::End { .. })));
+}
+
+#[test]
+fn a_placed_record_arriving_after_its_range_was_declared_lost_is_dropped() {
+    let mut sockets = Sockets::new(Limits::default());
+    let out = run(
+        &mut sockets,
+        &[
+            accept(1, 5, true),
+            getsockname(2, 5),
+            send(3, 5, 0, b"one "),
+            unplaced(4, 5, 4, 8, 4),
+            send(5, 5, 12, b"end"),
+            // Placed exactly, but after its bytes were given up on.
+            send(6, 5, 8, b"late"),
+        ],
+    );
+    assert_eq!(lost(&out), vec![Some(8)]);
+    let sent: Vec<u8> = directed(&out).into_iter().flat_map(|(_, p)| p).collect();
+    assert_eq!(sent, b"one end");
+    assert_eq!(sockets.reorder_stats().late_records, 1);
+}

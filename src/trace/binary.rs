@@ -28,6 +28,7 @@ const OVERFLOW: u8 = 9;
 const SSL_DATA: u8 = 10;
 const TLS_HEAD: u8 = 11;
 const SSL_FREE: u8 = 12;
+const UNPLACED: u8 = 13;
 
 /// Appends one event's record (length, kind, body) to `out`.
 pub fn encode(event: &Event, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
@@ -40,6 +41,7 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
         Event::Getsockname(e) => body(out, GETSOCKNAME, e),
         Event::Socket(e) => body(out, SOCKET, e),
         Event::Data(e) => body(out, DATA, e),
+        Event::Unplaced(e) => body(out, UNPLACED, e),
         Event::Close(e) => body(out, CLOSE, e),
         Event::SslData(e) => body(out, SSL_DATA, e),
         Event::TlsHead(e) => body(out, TLS_HEAD, e),
@@ -85,6 +87,7 @@ pub fn decode(record: &[u8]) -> Result<Event, postcard::Error> {
         GETSOCKNAME => Event::Getsockname(from_bytes(body)?),
         SOCKET => Event::Socket(from_bytes(body)?),
         DATA => Event::Data(from_bytes(body)?),
+        UNPLACED => Event::Unplaced(from_bytes(body)?),
         CLOSE => Event::Close(from_bytes(body)?),
         SSL_DATA => Event::SslData(from_bytes(body)?),
         TLS_HEAD => Event::TlsHead(from_bytes(body)?),
@@ -167,6 +170,34 @@ mod tests {
         let bytes = compact(&events);
         assert!(bytes.starts_with(MAGIC));
         let back: Vec<Event> = TraceReader::new(&bytes[..]).map(|e| e.unwrap()).collect();
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn an_unplaced_event_round_trips() {
+        let unplaced = Event::Unplaced(crate::event::Unplaced {
+            ts: 7,
+            task: crate::event::Task {
+                pid: 1,
+                tid: 2,
+                comm: "w".into(),
+                cgroup: 3,
+            },
+            fd: 4,
+            syscall: crate::event::Syscall::Write,
+            pos: 10,
+            len: 30,
+            count: 20,
+        });
+        let events = vec![unplaced];
+        let back: Vec<Event> = TraceReader::new(&compact(&events)[..])
+            .map(|e| e.unwrap())
+            .collect();
+        assert_eq!(back, events);
+        let mut json = TraceWriter::new(Vec::new());
+        json.write(&events[0]).unwrap();
+        let text = json.into_inner().unwrap();
+        let back: Vec<Event> = TraceReader::new(&text[..]).map(|e| e.unwrap()).collect();
         assert_eq!(back, events);
     }
 

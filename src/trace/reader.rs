@@ -187,6 +187,7 @@ fn parse(line: &[u8]) -> Result<Event, serde_json::Error> {
         .and_then(|rest| rest.iter().position(|&b| b == b'"').map(|end| &rest[..end]));
     Ok(match kind {
         Some(b"data") => Event::Data(from_slice(line)?),
+        Some(b"unplaced") => Event::Unplaced(from_slice(line)?),
         Some(b"accept") => Event::Accept(from_slice(line)?),
         Some(b"connect") => Event::Connect(from_slice(line)?),
         Some(b"getsockname") => Event::Getsockname(from_slice(line)?),

@@ -1,11 +1,14 @@
 /* Two threads writing one TCP socket hard, for flowtap's reorder test.
  *
- * Usage: two_writers ROUNDS SIZE OUT_FILE
+ * Usage: two_writers ROUNDS SIZE OUT_FILE [blocking]
  * Prints "waiting", blocks until a line arrives on stdin (so the test can start
  * flowtap capture --pid on it first), then connects to a loopback server in this
  * same process; two threads each write() ROUNDS records of SIZE bytes on the one
  * socket, concurrently, non-blocking. The server thread reads everything until EOF into
- * OUT_FILE. Prints one JSON object: the ports and the bytes received. */
+ * OUT_FILE. Prints one JSON object: the ports and the bytes received.
+ *
+ * With "blocking", the writes block, on a small send buffer: a write waiting for
+ * space lets the other thread's bytes into the middle of its own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int listener, client, rounds, size;
+static int listener, client, rounds, size, blocking;
 static const char *out_path;
 static long received;
 static pthread_barrier_t start;
@@ -51,13 +54,13 @@ static void *writer(void *arg) {
 		int head = snprintf(rec, (size_t)size, "[%c:%07d]", tag, i);
 		rec[head] = tag;
 		for (ssize_t done = 0; done < size;) {
-			/* Non-blocking: a blocking write that waits for buffer space lets
-			 * the other thread's bytes into the middle of its own, which no
-			 * byte position per syscall can describe. This way each write's
-			 * bytes are one run of the stream (the other thread's may come
-			 * between two writes of one record). */
+			/* Non-blocking: each write's bytes are one run of the stream (the
+			 * other thread's may come between two writes of one record).
+			 * Blocking: a write that waits for buffer space lets the other
+			 * thread's bytes into the middle of its own, which no byte
+			 * position per syscall can describe. */
 			ssize_t n = write(client, rec + done, (size_t)(size - done));
-			if (n < 0 && errno == EAGAIN) {
+			if (n < 0 && errno == EAGAIN && !blocking) {
 				struct pollfd p = {.fd = client, .events = POLLOUT};
 				poll(&p, 1, -1);
 				continue;
@@ -72,8 +75,9 @@ static void *writer(void *arg) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 1;
+	blocking = argc == 5 && !strcmp(argv[4], "blocking");
 	rounds = atoi(argv[1]);
 	size = atoi(argv[2]);
 	out_path = argv[3];
@@ -93,12 +97,16 @@ int main(int argc, char **argv) {
 	pthread_t server, writers[2];
 	pthread_create(&server, NULL, serve, NULL);
 	client = socket(AF_INET, SOCK_STREAM, 0);
+	int sndbuf = 16384;
+	if (blocking && setsockopt(client, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf))
+		return 2;
 	if (connect(client, (struct sockaddr *)&addr, sizeof addr))
 		return 2;
 	struct sockaddr_in local;
 	len = sizeof local;
 	getsockname(client, (struct sockaddr *)&local, &len);
-	fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
+	if (!blocking)
+		fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
 	pthread_barrier_init(&start, NULL, 2);
 	pthread_create(&writers[0], NULL, writer, "a");
 	pthread_create(&writers[1], NULL, writer, "b");
