@@ -67,6 +67,16 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_calls SEC(".maps");
 
+/* Entries in ssl_calls. While there are none, the nested-syscall hooks, which
+ * run at every read and write of every process on the host, stop at this. */
+__u64 ssl_calls_open = 0;
+
+static __always_inline void ssl_call_closed(__u64 id)
+{
+	if (!bpf_map_delete_elem(&ssl_calls, &id))
+		__sync_fetch_and_sub(&ssl_calls_open, 1);
+}
+
 struct ssl_key {
 	__u32 tgid;
 	__u32 _pad;
@@ -153,7 +163,10 @@ static __always_inline int ssl_enter(__u32 op, __u64 ssl, __u64 buf, __u64 len_o
 	if (!traced(id))
 		return 0;
 	struct ssl_call c = {.ssl = ssl, .buf = buf, .len_out = len_out, .fd = -1, .op = op};
-	bpf_map_update_elem(&ssl_calls, &id, &c, BPF_ANY);
+	if (!bpf_map_update_elem(&ssl_calls, &id, &c, BPF_NOEXIST))
+		__sync_fetch_and_add(&ssl_calls_open, 1);
+	else
+		bpf_map_update_elem(&ssl_calls, &id, &c, BPF_EXIST);
 	return 0;
 }
 
@@ -296,7 +309,7 @@ static __always_inline int ssl_exit(long ret)
 	if (!cp)
 		return 0;
 	struct ssl_call c = *cp;
-	bpf_map_delete_elem(&ssl_calls, &id);
+	ssl_call_closed(id);
 	if (c.op == OP_HANDSHAKE) {
 		struct ssl_key hk = {.tgid = id >> 32, .ssl = c.ssl};
 		if (c.fd >= 0)
@@ -468,6 +481,8 @@ int BPF_UPROBE(bio_write_ex_enter, void *bio, void *data, size_t len)
  * inside SSL_* (Node does) must not send the plaintext to that fd. */
 static __always_inline int note_fd(__s32 fd)
 {
+	if (!*(volatile __u64 *)&ssl_calls_open)
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &id);
 	if (c && fd >= 0 && file_tcp_sock(fd_file(fd)))
@@ -560,7 +575,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tls_on_exit, struct task_struct *task)
 {
 	__u64 id = ((__u64)task->tgid << 32) | (__u32)task->pid;
-	bpf_map_delete_elem(&ssl_calls, &id);
+	ssl_call_closed(id);
 	return 0;
 }
 
