@@ -49,30 +49,18 @@ struct Run {
 }
 
 fn run(program: &Path, dir: &Path, mode: Option<&str>) -> Run {
-    let trace = dir.join("trace.jsonl");
     let received_file = dir.join("received");
     let mut cmd = Command::new(program);
     cmd.args([ROUNDS.to_string(), SIZE.to_string()])
         .arg(&received_file)
         .args(mode);
-    let harness = Harness::spawn(cmd);
-    let pid = harness.pid().to_string();
-    let trace_arg = trace.to_str().expect("utf-8 temp path");
-    let live = LiveCapture::start(&["capture", "--pid", &pid, "--record", trace_arg]);
-    let result = harness.go();
-    let (status, stderr) = live.stop();
-    assert!(status.success(), "capture failed: {status}\n{stderr}");
-    assert!(
-        stderr.contains("0 events lost"),
-        "the kernel dropped events:\n{stderr}"
-    );
+    let (events, result) = capture(cmd, dir);
     let received = std::fs::read(&received_file).expect("read what the server got");
     assert_eq!(
         received.len(),
         2 * ROUNDS * SIZE,
         "the harness moved it all: {result}"
     );
-    let events = read_trace(&trace);
     let server_port = result["server_port"].as_u64().expect("server_port") as u16;
     let key = events
         .iter()
@@ -90,35 +78,98 @@ fn run(program: &Path, dir: &Path, mode: Option<&str>) -> Run {
     }
 }
 
+/// Runs the harness `cmd` under `capture --pid`, recording: its events, and
+/// the JSON object it printed.
+fn capture(cmd: Command, dir: &Path) -> (Vec<Event>, serde_json::Value) {
+    let trace = dir.join("trace.jsonl");
+    let harness = Harness::spawn(cmd);
+    let pid = harness.pid().to_string();
+    let trace_arg = trace.to_str().expect("utf-8 temp path");
+    let live = LiveCapture::start(&["capture", "--pid", &pid, "--record", trace_arg]);
+    let result = harness.go();
+    let (status, stderr) = live.stop();
+    assert!(status.success(), "capture failed: {status}\n{stderr}");
+    assert!(
+        stderr.contains("0 events lost"),
+        "the kernel dropped events:\n{stderr}"
+    );
+    (read_trace(&trace), result)
+}
+
 /// The run's events through the socket layer: what it released for the client
 /// socket's sent bytes, and its reorder figures.
 fn sent_through_sockets(run: &Run) -> (Vec<Released>, ReorderStats) {
+    through_sockets(&run.events, run.key, Direction::Send)
+}
+
+/// What the socket layer released of `key`'s bytes in `direction` (data and
+/// gaps), and its reorder figures.
+fn through_sockets(
+    events: &[Event],
+    key: (u32, i32),
+    direction: Direction,
+) -> (Vec<Released>, ReorderStats) {
     let mut sockets = Sockets::new(Limits::default());
     let mut out = Vec::new();
-    for e in run.events.iter().cloned() {
+    for e in events.iter().cloned() {
         sockets.handle(e, None, &mut out);
     }
     sockets.finish(&mut out);
     let id = out
         .iter()
         .find_map(|r| match r {
-            Released::Open(info) if (info.id.pid, info.id.fd) == run.key => Some(info.id),
+            Released::Open(info) if (info.id.pid, info.id.fd) == key => Some(info.id),
             _ => None,
         })
-        .expect("the client socket was released");
-    let sent = out
+        .expect("the socket was released");
+    let moved = out
         .into_iter()
         .filter(|r| match r {
             Released::Data {
-                id: i, direction, ..
+                id: i,
+                direction: d,
+                ..
             }
             | Released::Gap {
-                id: i, direction, ..
-            } => *i == id && *direction == Direction::Send,
+                id: i,
+                direction: d,
+                ..
+            } => *i == id && *d == direction,
             _ => false,
         })
         .collect();
-    (sent, sockets.reorder_stats())
+    (moved, sockets.reorder_stats())
+}
+
+/// Checks each released piece against `stream` at its position, gaps skipping
+/// ahead by their size: returns (bytes carried, bytes declared lost).
+fn check_against(stream: &[u8], released: &[Released]) -> (usize, u64) {
+    let (mut at, mut lost, mut carried) = (0usize, 0u64, 0usize);
+    for r in released {
+        match r {
+            Released::Data {
+                payload,
+                uncaptured,
+                ..
+            } => {
+                assert_eq!(*uncaptured, 0, "a record was cut short");
+                let end = at + payload.len();
+                assert!(
+                    stream.get(at..end) == Some(&payload[..]),
+                    "bytes handed on at {at}..{end} are not the stream's there"
+                );
+                at = end;
+                carried += payload.len();
+            }
+            Released::Gap { lost: Some(n), .. } => {
+                lost += n;
+                at += usize::try_from(*n).expect("gap fits");
+            }
+            _ => panic!("a gap of unknown size: {r:?}"),
+        }
+    }
+    assert_eq!(at, stream.len(), "the positions cover the stream");
+    (carried, lost)
 }
 
 /// One run: captures, checks the bytes handed on against the receiver's, and
@@ -176,32 +227,8 @@ fn two_threads_blocking_on_one_socket_never_misplace_a_byte() {
     let program = build_two_writers(dir.path());
     let run = run(&program, dir.path(), Some("blocking"));
     let (released, stats) = sent_through_sockets(&run);
-    let (mut at, mut lost, mut carried) = (0usize, 0u64, 0usize);
-    for r in &released {
-        match r {
-            Released::Data {
-                payload,
-                uncaptured,
-                ..
-            } => {
-                assert_eq!(*uncaptured, 0, "a record was cut short");
-                let end = at + payload.len();
-                assert!(
-                    run.received.get(at..end) == Some(&payload[..]),
-                    "bytes handed on at {at}..{end} are not what the server read there"
-                );
-                at = end;
-                carried += payload.len();
-            }
-            Released::Gap { lost: Some(n), .. } => {
-                lost += n;
-                at += usize::try_from(*n).expect("gap fits");
-            }
-            _ => panic!("a gap of unknown size: {r:?}"),
-        }
-    }
+    let (carried, lost) = check_against(&run.received, &released);
     eprintln!("{carried} bytes carried, {lost} declared lost; {stats:?}");
-    assert_eq!(at, run.received.len(), "the positions cover the stream");
     assert!(
         stats.unplaced_calls > 0,
         "no write was overlapped mid-way: the test did not test"
@@ -224,4 +251,55 @@ fn build_two_writers(dir: &Path) -> std::path::PathBuf {
         .expect("run clang");
     assert!(built.success(), "building two_writers.c failed");
     program
+}
+
+/// Two threads read one socket at once, in small reads: each read is placed
+/// (by the sequence number, or its copies under the socket lock) or declared
+/// lost, and what is handed on is the sender's stream at those positions.
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn two_threads_reading_one_socket_never_misplace_a_byte() {
+    const BYTES: usize = 16 << 20;
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let program = dir.path().join("two_readers");
+    let built = Command::new("clang")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(&program)
+        .arg(repo_root().join("tests/programs/two_readers.c"))
+        .status()
+        .expect("run clang");
+    assert!(built.success(), "building two_readers.c failed");
+    let sent_file = dir.path().join("sent");
+    let mut cmd = Command::new(&program);
+    cmd.arg(BYTES.to_string()).arg(&sent_file);
+    let (events, result) = capture(cmd, dir.path());
+    let stream = std::fs::read(&sent_file).expect("read what the client sent");
+    assert_eq!(stream.len(), BYTES);
+    assert_eq!(result["received"].as_u64(), Some(BYTES as u64), "{result}");
+    let by_reader = &result["by_reader"];
+    assert!(
+        by_reader[0].as_u64() > Some(0) && by_reader[1].as_u64() > Some(0),
+        "one thread read it all, so nothing overlapped: {result}"
+    );
+    let server_port = result["server_port"].as_u64().expect("server_port") as u16;
+    let key = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Accept(a)
+                if a.sock.and_then(|s| s.local).map(|l| l.port()) == Some(server_port) =>
+            {
+                Some((a.task.pid, a.fd))
+            }
+            _ => None,
+        })
+        .expect("the server's accept was traced");
+    let (released, stats) = through_sockets(&events, key, Direction::Recv);
+    let (carried, lost) = check_against(&stream, &released);
+    eprintln!("{carried} bytes carried, {lost} declared lost; {stats:?}; {result}");
+    assert!(
+        lost >= stats.unplaced_bytes,
+        "unplaced bytes were handed on"
+    );
+    assert!(carried > 0, "nothing was placed at all");
 }
