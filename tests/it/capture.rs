@@ -25,20 +25,7 @@ fn capture(scenario: &str, flags: &[&str]) -> (Value, Vec<Event>) {
 fn run_capture(scenario: &str, flags: &[&str], capture_flags: &[&str]) -> (Value, Vec<Event>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = dir.path().join("trace.jsonl");
-    let harness = Harness::start(scenario, flags);
-    let pid = harness.pid().to_string();
-    let trace_arg = trace.to_str().expect("utf-8 temp path");
-    let mut args = vec!["capture", "--pid", &pid, "--record", trace_arg];
-    args.extend_from_slice(capture_flags);
-    let live = LiveCapture::start(&args);
-    let result = harness.go();
-    let (status, stderr) = live.stop();
-    assert!(status.success(), "capture failed: {status}\n{stderr}");
-    assert!(
-        stderr.contains("0 events lost"),
-        "the kernel dropped events:\n{stderr}"
-    );
-    (result, read_trace(&trace))
+    Harness::start(scenario, flags).record(&trace, capture_flags)
 }
 
 fn port(v: &Value, key: &str) -> u16 {

@@ -11,7 +11,7 @@ use std::process::Command;
 use flowtap::event::{Data, Direction, Event};
 use flowtap::sockets::{Limits, Released, ReorderStats, Sockets};
 
-use crate::support::{privileged, read_trace, repo_root, Harness, LiveCapture};
+use crate::support::{privileged, repo_root, Harness};
 
 const ROUNDS: usize = 200;
 /// Several records per write (the kernel side copies 16 KiB pieces), so the
@@ -25,7 +25,7 @@ const ATTEMPTS: usize = 3;
 fn two_threads_writing_one_socket_are_put_back_in_order() {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
-    let program = build_two_writers(dir.path());
+    let program = build(dir.path(), "two_writers");
     for attempt in 1..=ATTEMPTS {
         let (swapped, stats) = attempt_once(&program, dir.path());
         eprintln!(
@@ -82,18 +82,8 @@ fn run(program: &Path, dir: &Path, mode: Option<&str>) -> Run {
 /// the JSON object it printed.
 fn capture(cmd: Command, dir: &Path) -> (Vec<Event>, serde_json::Value) {
     let trace = dir.join("trace.jsonl");
-    let harness = Harness::spawn(cmd);
-    let pid = harness.pid().to_string();
-    let trace_arg = trace.to_str().expect("utf-8 temp path");
-    let live = LiveCapture::start(&["capture", "--pid", &pid, "--record", trace_arg]);
-    let result = harness.go();
-    let (status, stderr) = live.stop();
-    assert!(status.success(), "capture failed: {status}\n{stderr}");
-    assert!(
-        stderr.contains("0 events lost"),
-        "the kernel dropped events:\n{stderr}"
-    );
-    (read_trace(&trace), result)
+    let (result, events) = Harness::spawn(cmd).record(&trace, &[]);
+    (events, result)
 }
 
 /// The run's events through the socket layer: what it released for the client
@@ -189,24 +179,8 @@ fn attempt_once(program: &Path, dir: &Path) -> (usize, ReorderStats) {
     let swapped = sends.windows(2).filter(|w| w[1].pos < w[0].pos).count();
 
     let (released, stats) = sent_through_sockets(&run);
-    let mut sent = Vec::new();
-    for r in &released {
-        match r {
-            Released::Data {
-                payload,
-                uncaptured,
-                ..
-            } => {
-                assert_eq!(*uncaptured, 0, "a record was cut short");
-                sent.extend_from_slice(payload);
-            }
-            _ => panic!("a gap: {r:?}"),
-        }
-    }
-    assert!(
-        sent == run.received,
-        "the bytes handed on differ from what the server read"
-    );
+    let (_, lost) = check_against(&run.received, &released);
+    assert_eq!(lost, 0, "bytes were declared lost");
     assert_eq!(stats.late_records, 0);
     assert_eq!(
         stats.unplaced_calls, 0,
@@ -224,7 +198,7 @@ fn attempt_once(program: &Path, dir: &Path) -> (usize, ReorderStats) {
 fn two_threads_blocking_on_one_socket_never_misplace_a_byte() {
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
-    let program = build_two_writers(dir.path());
+    let program = build(dir.path(), "two_writers");
     let run = run(&program, dir.path(), Some("blocking"));
     let (released, stats) = sent_through_sockets(&run);
     let (carried, lost) = check_against(&run.received, &released);
@@ -240,16 +214,17 @@ fn two_threads_blocking_on_one_socket_never_misplace_a_byte() {
     assert!(carried > 0, "nothing was placed at all");
 }
 
-fn build_two_writers(dir: &Path) -> std::path::PathBuf {
-    // C, not Python: two threads in write() at once, as often as can be.
-    let program = dir.join("two_writers");
+/// Builds tests/programs/NAME.c into `dir`. C, not Python: two threads in
+/// their syscalls at once, as often as can be.
+fn build(dir: &Path, name: &str) -> std::path::PathBuf {
+    let program = dir.join(name);
     let built = Command::new("clang")
         .args(["-O2", "-pthread", "-o"])
         .arg(&program)
-        .arg(repo_root().join("tests/programs/two_writers.c"))
+        .arg(repo_root().join(format!("tests/programs/{name}.c")))
         .status()
         .expect("run clang");
-    assert!(built.success(), "building two_writers.c failed");
+    assert!(built.success(), "building {name}.c failed");
     program
 }
 
@@ -262,14 +237,7 @@ fn two_threads_reading_one_socket_never_misplace_a_byte() {
     const BYTES: usize = 16 << 20;
     let _guard = privileged();
     let dir = tempfile::tempdir().expect("tempdir");
-    let program = dir.path().join("two_readers");
-    let built = Command::new("clang")
-        .args(["-O2", "-pthread", "-o"])
-        .arg(&program)
-        .arg(repo_root().join("tests/programs/two_readers.c"))
-        .status()
-        .expect("run clang");
-    assert!(built.success(), "building two_readers.c failed");
+    let program = build(dir.path(), "two_readers");
     let sent_file = dir.path().join("sent");
     let mut cmd = Command::new(&program);
     cmd.arg(BYTES.to_string()).arg(&sent_file);

@@ -213,6 +213,25 @@ impl Harness {
         self.child.id()
     }
 
+    /// Runs the scenario under `flowtap capture --pid` (with `capture_flags`),
+    /// recording to `trace`, which must lose nothing: what the harness reports
+    /// it did, and the recorded events.
+    pub fn record(self, trace: &Path, capture_flags: &[&str]) -> (serde_json::Value, Vec<Event>) {
+        let pid = self.pid().to_string();
+        let trace_arg = trace.to_str().expect("utf-8 temp path");
+        let mut args = vec!["capture", "--pid", &pid, "--record", trace_arg];
+        args.extend_from_slice(capture_flags);
+        let live = LiveCapture::start(&args);
+        let result = self.go();
+        let (status, stderr) = live.stop();
+        assert!(status.success(), "capture failed: {status}\n{stderr}");
+        assert!(
+            stderr.contains("0 events lost"),
+            "the kernel dropped events:\n{stderr}"
+        );
+        (result, read_trace(trace))
+    }
+
     /// Runs the scenario and returns what the harness reports it did.
     pub fn go(mut self) -> serde_json::Value {
         self.stdin.write_all(b"go\n").expect("signal harness");
