@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use flowtap::bytes::Bytes;
 use flowtap::event::{
     Accept, Close, Connect, ContainerAction, ContainerEvent, ContainerInfo, Data, Direction, Event,
-    ExistingSocket, Getsockname, SockAddrs, Syscall, Task,
+    ExistingSocket, Getsockname, SockAddrs, Syscall, Task, Unplaced,
 };
 
 /// Builds one trace: every call is one event, one millisecond after the last.
@@ -180,6 +180,25 @@ impl Trace {
     /// Bytes moved whose events were lost: only the position moves.
     pub fn lose(&mut self, t: &Task, fd: i32, direction: Direction, n: u64) -> &mut Self {
         *self.pos.entry((t.pid, fd, direction)).or_insert(0) += n;
+        self
+    }
+
+    /// A call that another thread's call on the socket overlapped, so the
+    /// kernel side could not place it: its `count` bytes are the next ones of
+    /// the stream (the window is just them), and are not carried.
+    pub fn unplaced(&mut self, t: &Task, fd: i32, syscall: Syscall, count: u64) -> &mut Self {
+        let ts = self.tick();
+        let pos = self.pos.entry((t.pid, fd, syscall.direction())).or_insert(0);
+        self.events.push(Event::Unplaced(Unplaced {
+            ts,
+            task: t.clone(),
+            fd,
+            syscall,
+            pos: *pos,
+            len: count,
+            count,
+        }));
+        *pos += count;
         self
     }
 
