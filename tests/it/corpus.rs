@@ -253,7 +253,11 @@ fn http1() -> Vec<Case> {
             t.connect(c, 3, API, None)
                 .getsockname(c, 3, CLIENT)
                 .send(c, 3, b"GET /stream HTTP/1.1\r\n\r\n")
-                .recv(c, 3, b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfirst part ")
+                .recv(
+                    c,
+                    3,
+                    b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nfirst part ",
+                )
                 .unplaced(c, 3, Syscall::Read, 12)
                 .recv(c, 3, b"last part")
                 .close(c, 3);

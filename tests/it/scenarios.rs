@@ -188,7 +188,10 @@ impl Trace {
     /// the stream (the window is just them), and are not carried.
     pub fn unplaced(&mut self, t: &Task, fd: i32, syscall: Syscall, count: u64) -> &mut Self {
         let ts = self.tick();
-        let pos = self.pos.entry((t.pid, fd, syscall.direction())).or_insert(0);
+        let pos = self
+            .pos
+            .entry((t.pid, fd, syscall.direction()))
+            .or_insert(0);
         self.events.push(Event::Unplaced(Unplaced {
             ts,
             task: t.clone(),
