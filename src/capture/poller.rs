@@ -126,6 +126,9 @@ pub struct Capture {
     /// Asks the thread to look at traced processes for TLS now; it answers on
     /// the sender it is given.
     tls_scans: mpsc::Sender<mpsc::Sender<()>>,
+    /// The thread's figures, sent once everything is sent and before its
+    /// probes detach, which the kernel takes seconds over.
+    figures: mpsc::Receiver<CaptureStats>,
     thread: Option<JoinHandle<Result<CaptureStats, CaptureError>>>,
 }
 
@@ -146,11 +149,12 @@ impl Capture {
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = mpsc::channel();
         let (tls_scans, scan_rx) = mpsc::channel();
+        let (figures_tx, figures) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("flowtap-ringbuf".into())
             .spawn({
                 let stop = stop.clone();
-                move || run(config, events, stop, ready_tx, scan_rx)
+                move || run(config, events, stop, ready_tx, scan_rx, figures_tx)
             })
             .map_err(|_| CaptureError::ThreadLost)?;
         match ready_rx.recv() {
@@ -158,6 +162,7 @@ impl Capture {
                 filters: Arc::new(filters),
                 stop,
                 tls_scans,
+                figures,
                 thread: Some(thread),
             }),
             // The thread ended before it was ready: its result says why.
@@ -192,8 +197,24 @@ impl Capture {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Waits for the capture thread to end; call once the channel has closed.
+    /// The capture's figures, once the channel has closed. Its probes may
+    /// still be detaching: [`Capture::join`] waits for that.
+    pub fn figures(&mut self) -> Result<CaptureStats, CaptureError> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.figures.recv() {
+            Ok(figures) => Ok(figures),
+            // The thread ended without them: its result says why.
+            Err(_) => self.join_thread(),
+        }
+    }
+
+    /// Waits for the capture thread to end, probes detached; call once the
+    /// channel has closed.
     pub fn join(mut self) -> Result<CaptureStats, CaptureError> {
+        self.join_thread()
+    }
+
+    fn join_thread(&mut self) -> Result<CaptureStats, CaptureError> {
         self.stop.store(true, Ordering::Relaxed);
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -215,6 +236,7 @@ fn run(
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<Filters>,
     tls_scans: mpsc::Receiver<mpsc::Sender<()>>,
+    figures: mpsc::Sender<CaptureStats>,
 ) -> Result<CaptureStats, CaptureError> {
     // This thread attaches, so it is the one that needs tracefs; a mount it
     // makes is its own, gone with it.
@@ -366,6 +388,9 @@ fn run(
     (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
+    // Before the probes detach, as the skeleton and the TLS object drop after
+    // this: that takes the kernel tens of milliseconds a link.
+    let _ = figures.send(stats);
     Ok(stats)
 }
 

@@ -71,7 +71,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
     let (tx, rx) = mpsc::sync_channel(CHANNEL_DEPTH);
     let container_events = tx.clone();
-    let capture = Capture::start(config, tx)?;
+    let mut capture = Capture::start(config, tx)?;
     for id in cgroups {
         capture.filters().trace_cgroup(id)?;
     }
@@ -116,7 +116,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let stats = capture.join()?;
+    let stats = capture.figures()?;
     let mut summary = consumer.finish()?;
     summary.pipeline.flows_written = sink.written();
     eprintln!(
@@ -129,6 +129,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         stats.sendfile_unfilled,
         sink.merge_summary()
     );
+    // The flows and the summary are out; detaching the probes takes seconds.
+    capture.join()?;
     Ok(())
 }
 
