@@ -233,12 +233,25 @@ impl Harness {
     }
 
     /// Runs the scenario and returns what the harness reports it did.
+    /// A scenario that never reports is a failure after two minutes, not a
+    /// test run that hangs.
     pub fn go(mut self) -> serde_json::Value {
         self.stdin.write_all(b"go\n").expect("signal harness");
-        let mut line = String::new();
-        self.stdout
-            .read_line(&mut line)
-            .expect("read harness result");
+        let (tx, rx) = mpsc::channel();
+        let mut stdout = self.stdout;
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).map(|_| line);
+            let _ = tx.send(read);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(read) => read.expect("read harness result"),
+            Err(_) => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the harness reported nothing within 120 s");
+            }
+        };
         let status = wait_with_timeout(&mut self.child, Duration::from_secs(120));
         assert!(status.success(), "harness failed: {status}");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("harness said {line:?}: {e}"))

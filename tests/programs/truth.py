@@ -66,11 +66,16 @@ def reply_server(conns=1):
     srv.listen(64)
 
     def one(c):
+        # A head may arrive in pieces (sendmmsg sends it as two messages), so
+        # look for its end in what has come so far, not in each read alone.
+        pending = b""
         while True:
             data = c.recv(65536)
             if not data:
                 break
-            if b"\r\n\r\n" in data:
+            pending += data
+            while b"\r\n\r\n" in pending:
+                _, pending = pending.split(b"\r\n\r\n", 1)
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         c.close()
 
