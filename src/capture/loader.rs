@@ -5,8 +5,9 @@ use std::mem::MaybeUninit;
 
 use libbpf_rs::btf::{Btf, BtfType};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::OpenObject;
+use libbpf_rs::{Link, OpenObject};
 
+use super::links;
 use super::skel::{types::ft_limits, FlowtapSkel, FlowtapSkelBuilder};
 
 /// The most payload bytes the kernel side copies from one syscall, and the default:
@@ -135,10 +136,11 @@ pub(super) fn check_privileges(must_mount: bool) -> Result<(), CaptureError> {
     }
 }
 
+/// The loaded object, and its programs' links.
 pub(super) fn load<'obj>(
     object: &'obj mut MaybeUninit<OpenObject>,
     config: &CaptureConfig,
-) -> Result<FlowtapSkel<'obj>, CaptureError> {
+) -> Result<(FlowtapSkel<'obj>, Vec<Link>), CaptureError> {
     let mut open = FlowtapSkelBuilder::default()
         .open(object)
         .map_err(CaptureError::bpf("opening the BPF object"))?;
@@ -174,12 +176,12 @@ pub(super) fn load<'obj>(
         open.progs.on_rcv_space_adjust.set_autoload(false);
     }
     drop(vmlinux);
-    let mut skel = open
+    let skel = open
         .load()
         .map_err(CaptureError::bpf("loading the BPF programs"))?;
-    skel.attach()
+    let links = links::attach_all(skel.object())
         .map_err(CaptureError::bpf("attaching the BPF programs"))?;
-    Ok(skel)
+    Ok((skel, links))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod decode;
 mod features;
 mod libbpf_log;
+mod links;
 mod loader;
 mod poller;
 mod sendfile;

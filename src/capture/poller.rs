@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
-use super::{decode_record, features, libbpf_log, sendfile, tls, tracefs};
+use super::{decode_record, features, libbpf_log, links, sendfile, tls, tracefs};
 use crate::clock;
 use crate::event::{Event, EventBatch};
 use crate::selection::CgroupFilter;
@@ -242,7 +242,7 @@ fn run(
     // makes is its own, gone with it.
     tracefs::ensure_mounted_for_this_thread().map_err(CaptureError::Tracefs)?;
     let mut object = MaybeUninit::uninit();
-    let skel = loader::load(&mut object, &config)?;
+    let (skel, mut links) = loader::load(&mut object, &config)?;
     let maps = &skel.maps;
     let filters = Filters {
         cgroups: MapHandle::try_from(&maps.traced_cgroups)
@@ -388,9 +388,12 @@ fn run(
     (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
     stats.tls_unmapped = tls.as_ref().map_or(0, |t| dropped(t.unmapped()));
-    // Before the probes detach, as the skeleton and the TLS object drop after
-    // this: that takes the kernel tens of milliseconds a link.
+    // Before the probes detach: that takes the kernel tens of milliseconds a link.
     let _ = figures.send(stats);
+    if let Some(tls) = &mut tls {
+        links.append(&mut tls.take_links());
+    }
+    links::detach_all(links);
     Ok(stats)
 }
 

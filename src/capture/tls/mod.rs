@@ -20,6 +20,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
 use symbols::{ssl_library_in, SslLibrary};
 
+use super::links;
 use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::types::ft_syscall;
 use super::skel::FlowtapSkel;
@@ -109,15 +110,15 @@ impl<'obj> TlsProbes<'obj> {
         if let Some(Err(e)) = shared.into_iter().find(Result::is_err) {
             return Err(share(e));
         }
-        let mut skel = open
+        let skel = open
             .load()
             .map_err(CaptureError::bpf("loading the TLS BPF programs"))?;
-        // Uprobe sections name no binary, so this attaches the tracepoints only.
-        skel.attach()
+        // The tracepoints; uprobes come per library.
+        let links = links::attach_all(skel.object())
             .map_err(CaptureError::bpf("attaching the TLS tracepoints"))?;
         let mut probes = TlsProbes {
             skel,
-            links: Vec::new(),
+            links,
             scope: config.scope.clone(),
             attached: HashSet::new(),
             refused: HashSet::new(),
@@ -161,6 +162,12 @@ impl<'obj> TlsProbes<'obj> {
 
     /// The ring on which the kernel names traced processes as they exec (a
     /// `u32` tgid per record): hand each to [`exec`](Self::exec).
+    /// The links, for detaching with the capture's own (see
+    /// [`links::detach_all`]); nothing is hooked after this.
+    pub fn take_links(&mut self) -> Vec<Link> {
+        std::mem::take(&mut self.links)
+    }
+
     pub fn exec_ring(&self) -> Result<MapHandle, CaptureError> {
         MapHandle::try_from(&self.skel.maps.execs)
             .map_err(CaptureError::bpf("opening the TLS object's exec ring"))
