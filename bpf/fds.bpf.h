@@ -58,13 +58,13 @@ static __always_inline struct fd_ident file_ident(struct file *file)
 
 static __always_inline void emit_close(__s32 fd)
 {
-	struct ft_close_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ft_close_event *e = ring_reserve(sizeof(*e));
 	if (!e) {
 		count_drop();
 		return;
 	}
 	fill_header(&e->hdr, FT_CLOSE, fd);
-	bpf_ringbuf_submit(e, wakeup_flag());
+	ring_submit(e);
 }
 
 /* A new connection's streams start where connect or accept leaves them: sent
@@ -108,7 +108,7 @@ static __always_inline struct sock *track_new(__u32 tgid, __s32 fd)
 static __always_inline struct fd_state *announce(struct fd_key *key, struct fd_ident *id,
 						 struct sock *sk)
 {
-	struct ft_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ft_sock_event *e = ring_reserve(sizeof(*e));
 	struct fd_state fresh = {.file = id->file, .ino = id->ino};
 	if (bpf_map_update_elem(&tcp_fds, key, &fresh, BPF_NOEXIST)) {
 		if (e)
@@ -124,7 +124,7 @@ static __always_inline struct fd_state *announce(struct fd_key *key, struct fd_i
 		__builtin_memset(&e->peer, 0, sizeof(e->peer));
 		e->has_kernel = 1;
 		read_sock_addrs(sk, &e->local, &e->peer);
-		bpf_ringbuf_submit(e, wakeup_flag());
+		ring_submit(e);
 	} else {
 		count_drop();
 	}

@@ -45,15 +45,7 @@ enum ft_kind _ft_kind = 0;
 enum ft_syscall _ft_syscall = 0;
 enum ft_limits _ft_limits = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024); /* resized by userspace */
-} events SEC(".maps");
-
-/* Waking the reader for each record costs it a context switch per event, which at
- * tens of thousands of requests a second is most of flowtap's CPU. Records only
- * wake it once this much has piled up; its poll timeout collects the rest. */
-#define FT_WAKEUP_BYTES (256 * 1024)
+#include "ring.bpf.h"
 
 /* Records the ring buffer had no room for. */
 struct {
@@ -168,12 +160,6 @@ static __always_inline void count_drop(void)
 		__sync_fetch_and_add(n, 1);
 }
 
-static __always_inline __u64 wakeup_flag(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP :
-		       BPF_RB_NO_WAKEUP;
-}
 
 #include "filter.bpf.h"
 #include "header.bpf.h"
@@ -220,7 +206,7 @@ static __always_inline void read_user_sockaddr(struct ft_addr *out, const void *
 static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 				      const struct ft_addr *sys, struct sock *sk)
 {
-	struct ft_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ft_sock_event *e = ring_reserve(sizeof(*e));
 	if (!e) {
 		count_drop();
 		return;
@@ -235,7 +221,7 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
 	e->has_kernel = sk != NULL;
 	if (sk)
 		read_sock_addrs(sk, &e->local, &e->peer);
-	bpf_ringbuf_submit(e, wakeup_flag());
+	ring_submit(e);
 }
 
 /* The sequence number of the next byte in direction dir: sent by the process
@@ -331,7 +317,7 @@ static __always_inline void emit_gathered(struct emit_state *s)
 	r->ev.count = len;
 	r->ev.syscall = s->op;
 	r->ev.captured = len;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->ev) + len, wakeup_flag()))
+	if (ring_output(r, sizeof(r->ev) + len))
 		count_drop();
 }
 
@@ -347,7 +333,7 @@ static __always_inline void emit_uncaptured(struct emit_state *s, __u64 count)
 	r->ev.count = count;
 	r->ev.syscall = s->op;
 	r->ev.captured = 0;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->ev), wakeup_flag()))
+	if (ring_output(r, sizeof(r->ev)))
 		count_drop();
 }
 

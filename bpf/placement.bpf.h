@@ -137,7 +137,7 @@ static __always_inline bool stream_pos(struct fd_state *st, __u32 dir, __u32 seq
 
 static __always_inline void emit_unplaced(__s32 fd, __u32 op, __u64 pos, __u64 len, __u64 count)
 {
-	struct ft_unplaced_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ft_unplaced_event *e = ring_reserve(sizeof(*e));
 	if (!e) {
 		count_drop();
 		return;
@@ -148,7 +148,7 @@ static __always_inline void emit_unplaced(__s32 fd, __u32 op, __u64 pos, __u64 l
 	e->count = count;
 	e->syscall = op;
 	e->_pad = 0;
-	bpf_ringbuf_submit(e, wakeup_flag());
+	ring_submit(e);
 }
 
 /*

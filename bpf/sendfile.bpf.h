@@ -184,7 +184,7 @@ static __always_inline bool emit_sendfile(struct fd_key *key, struct call_args *
 	r->data.count = total;
 	r->data.captured = 0;
 	r->data.syscall = FT_SYS_SENDFILE;
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flag()))
+	if (ring_output(r, sizeof(*r)))
 		count_drop();
 	return true;
 }

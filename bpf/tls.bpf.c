@@ -31,12 +31,8 @@ const volatile __u32 max_payload = 64 * 1024;
 const volatile __u32 self_tgid = 0;
 const volatile bool pid_filter = false;
 
-/* Shared with the main object by fd (userspace calls reuse_fd before load), so
- * plaintext and syscall records come out of one ring in the order they happened. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);
-} events SEC(".maps");
+/* Shared with the main object by fd (userspace calls reuse_fd before load). */
+#include "ring.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -44,8 +40,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
-
-#define FT_WAKEUP_BYTES (256 * 1024)
 
 /* An SSL_* call in progress on a thread. */
 struct ssl_call {
@@ -193,13 +187,6 @@ struct {
 	__type(value, struct emit_state);
 } tls_walks SEC(".maps");
 
-static __always_inline __u64 wakeup(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FT_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP :
-		       BPF_RB_NO_WAKEUP;
-}
-
 static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 {
 	__u32 zero = 0;
@@ -232,7 +219,7 @@ static __always_inline void emit(struct emit_state *s, __u64 count, __u32 want)
 	if (len && bpf_probe_read_user(payload, len, (const void *)s->ptr))
 		len = 0; /* not readable: the bytes are counted, not copied */
 	ev->captured = len;
-	if (bpf_ringbuf_output(&events, ev, size + (len & (2 * FT_CHUNK - 1)), wakeup()))
+	if (ring_output(ev, size + (len & (2 * FT_CHUNK - 1))))
 		bump(&drops);
 }
 
@@ -415,14 +402,14 @@ int BPF_UPROBE(ssl_free_enter, void *ssl)
 	bpf_map_delete_elem(&ssl_fds, &k);
 	if (bpf_map_delete_elem(&ssl_pos, &k))
 		return 0;
-	struct ft_ssl_free_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ft_ssl_free_event *e = ring_reserve(sizeof(*e));
 	if (!e) {
 		bump(&drops);
 		return 0;
 	}
 	fill_header(&e->hdr, FT_SSL_FREE, -1);
 	e->ssl = (__u64)ssl;
-	bpf_ringbuf_submit(e, wakeup());
+	ring_submit(e);
 	return 0;
 }
 
@@ -444,7 +431,7 @@ static __always_inline int bio_write(__u64 data, long len)
 		return 0;
 	if (!positions(&ssl_pos, &k))
 		return 0;
-	struct ft_tls_head_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct ft_tls_head_event *e = ring_reserve(sizeof(*e));
 	if (!e) {
 		bump(&drops);
 		return 0;
@@ -457,7 +444,7 @@ static __always_inline int bio_write(__u64 data, long len)
 	e->captured = len < FT_TLS_HEAD_LEN ? len : FT_TLS_HEAD_LEN;
 	if (bpf_probe_read_user(e->head, sizeof(e->head), (const void *)data))
 		e->captured = 0;
-	bpf_ringbuf_submit(e, wakeup());
+	ring_submit(e);
 	return 0;
 }
 

@@ -5,9 +5,10 @@ use std::mem::MaybeUninit;
 
 use libbpf_rs::btf::{Btf, BtfType};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, OpenObject};
+use libbpf_rs::{Link, MapHandle, OpenObject};
 
 use super::links;
+use super::ring::{RingPolicy, Rings};
 use super::skel::{types::ft_limits, FlowtapSkel, FlowtapSkelBuilder};
 
 /// The most payload bytes the kernel side copies from one syscall, and the default:
@@ -30,8 +31,11 @@ pub struct CaptureConfig {
     pub scope: Scope,
     /// Payload bytes copied per syscall; the rest is counted.
     pub max_payload: u32,
-    /// Ring buffer size in bytes: a power of two, at least one page.
-    pub ring_bytes: u32,
+    /// The ring buffer's size in bytes at start and once traffic is light
+    /// again, and the most it grows to while traffic outpaces the reader
+    /// (src/capture/ring.rs): powers of two of at least one page.
+    pub ring_start_bytes: u32,
+    pub ring_max_bytes: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,10 +88,18 @@ impl CaptureError {
 
 impl CaptureConfig {
     pub fn validate(&self) -> Result<(), CaptureError> {
-        if !self.ring_bytes.is_power_of_two() || self.ring_bytes < 4096 {
+        for bytes in [self.ring_start_bytes, self.ring_max_bytes] {
+            if !bytes.is_power_of_two() || bytes < 4096 {
+                return Err(CaptureError::Config(format!(
+                    "ring buffer size {bytes} is not a power of two of at least 4096 bytes"
+                )));
+            }
+        }
+        if self.ring_start_bytes > self.ring_max_bytes {
             return Err(CaptureError::Config(format!(
-                "ring buffer size {} is not a power of two of at least 4096 bytes",
-                self.ring_bytes
+                "the ring buffer's start size ({} MiB) is over its largest ({} MiB)",
+                self.ring_start_bytes >> 20,
+                self.ring_max_bytes >> 20
             )));
         }
         if self.max_payload > MAX_PAYLOAD {
@@ -140,7 +152,7 @@ pub(super) fn check_privileges(must_mount: bool) -> Result<(), CaptureError> {
 pub(super) fn load<'obj>(
     object: &'obj mut MaybeUninit<OpenObject>,
     config: &CaptureConfig,
-) -> Result<(FlowtapSkel<'obj>, Vec<Link>), CaptureError> {
+) -> Result<(FlowtapSkel<'obj>, Rings, Vec<Link>), CaptureError> {
     let mut open = FlowtapSkelBuilder::default()
         .open(object)
         .map_err(CaptureError::bpf("opening the BPF object"))?;
@@ -155,10 +167,6 @@ pub(super) fn load<'obj>(
     rodata.max_payload = config.max_payload;
     rodata.self_tgid = std::process::id();
     rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
-    open.maps
-        .events
-        .set_max_entries(config.ring_bytes)
-        .map_err(CaptureError::bpf("sizing the ring buffer"))?;
     // Placing calls by the sequence number under the socket lock
     // (bpf/placement.bpf.h) needs tracepoints newer kernels have; without them
     // a call two threads overlapped on is reported unplaced, not misplaced.
@@ -179,9 +187,18 @@ pub(super) fn load<'obj>(
     let skel = open
         .load()
         .map_err(CaptureError::bpf("loading the BPF programs"))?;
+    // The first ring is in its slot before any program runs.
+    let slot = MapHandle::try_from(&skel.maps.rings)
+        .map_err(CaptureError::bpf("opening the ring buffer slot"))?;
+    let policy = RingPolicy::new(
+        config.ring_start_bytes,
+        config.ring_max_bytes,
+        std::time::Instant::now(),
+    );
+    let rings = Rings::new(slot, policy)?;
     let links = links::attach_all(skel.object())
         .map_err(CaptureError::bpf("attaching the BPF programs"))?;
-    Ok((skel, links))
+    Ok((skel, rings, links))
 }
 
 #[cfg(test)]
@@ -235,15 +252,19 @@ mod tests {
         let ok = CaptureConfig {
             scope: Scope::AllProcesses,
             max_payload: 65536,
-            ring_bytes: 1 << 24,
+            ring_start_bytes: 1 << 23,
+            ring_max_bytes: 1 << 26,
         };
         assert!(ok.validate().is_ok());
-        assert!(CaptureConfig {
-            ring_bytes: 3 << 20,
-            ..ok.clone()
+        for (start, max) in [(3 << 20, 1 << 26), (1 << 23, 3 << 20), (1 << 24, 1 << 23)] {
+            assert!(CaptureConfig {
+                ring_start_bytes: start,
+                ring_max_bytes: max,
+                ..ok.clone()
+            }
+            .validate()
+            .is_err());
         }
-        .validate()
-        .is_err());
         assert!(CaptureConfig {
             max_payload: MAX_PAYLOAD,
             ..ok.clone()

@@ -8,6 +8,7 @@ mod libbpf_log;
 mod links;
 mod loader;
 mod poller;
+mod ring;
 mod sendfile;
 mod skel;
 mod tls;

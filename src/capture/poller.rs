@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBufferBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapHandle, RingBuffer, RingBufferBuilder};
 
 use super::loader::{self, CaptureConfig, CaptureError, Scope};
+use super::ring::Rings;
 use super::{decode_record, features, libbpf_log, links, sendfile, tls, tracefs};
 use crate::clock;
 use crate::event::{Event, EventBatch};
@@ -117,6 +118,9 @@ pub struct CaptureStats {
     /// SSL calls whose socket the kernel could not tell: their plaintext went
     /// on keyed by `SSL*`, for the socket layer to tie by record.
     pub tls_unmapped: u64,
+    /// The largest ring buffer used, in bytes, and how often it was resized.
+    pub ring_largest: u32,
+    pub ring_resizes: u32,
 }
 
 /// A running capture. Dropping it asks the thread to stop without waiting for it.
@@ -242,7 +246,7 @@ fn run(
     // makes is its own, gone with it.
     tracefs::ensure_mounted_for_this_thread().map_err(CaptureError::Tracefs)?;
     let mut object = MaybeUninit::uninit();
-    let (skel, mut links) = loader::load(&mut object, &config)?;
+    let (skel, rings, mut links) = loader::load(&mut object, &config)?;
     let maps = &skel.maps;
     let filters = Filters {
         cgroups: MapHandle::try_from(&maps.traced_cgroups)
@@ -274,10 +278,18 @@ fn run(
     }
 
     let mut stats = CaptureStats::default();
-    let decoded = Cell::new((0u64, 0u64));
-    let sendfiles = Cell::new((0u64, 0u64));
-    let max_payload = config.max_payload;
-    let batch = Batch::new(events);
+    let reader = Reader {
+        batch: Batch::new(events),
+        max_payload: config.max_payload,
+        decoded: Cell::new((0, 0)),
+        sendfiles: Cell::new((0, 0)),
+        drained: Cell::new(0),
+        rings: RefCell::new(rings),
+        swapped: Cell::new(false),
+        failed: RefCell::new(None),
+        start_bytes: config.ring_start_bytes,
+    };
+    let batch = &reader.batch;
     batch.push(Event::Clock {
         ts: clock::monotonic_ns(),
         realtime_ns: clock::realtime_ns(),
@@ -287,64 +299,49 @@ fn run(
     // Traced processes that exec'd, for the TLS probes to look at.
     let execs = RefCell::new(Vec::<u32>::new());
     let exec_ring = tls.as_ref().map(|t| t.exec_ring()).transpose()?;
-    let mut builder = RingBufferBuilder::new();
-    builder
-        .add(&maps.events, |record: &[u8]| {
-            let (ok, bad) = decoded.get();
-            match decode_record(record) {
-                Ok((mut event, source)) => {
-                    decoded.set((ok + 1, bad));
-                    if let Event::Data(data) = &mut event {
-                        if data.syscall == crate::event::Syscall::Sendfile {
-                            let (filled, unfilled) = sendfiles.get();
-                            let ok = source
-                                .is_some_and(|s| sendfile::fill(data, &s, max_payload).is_ok());
-                            sendfiles.set(if ok {
-                                (filled + 1, unfilled)
-                            } else {
-                                (filled, unfilled + 1)
-                            });
-                        }
-                    }
-                    batch.push(event);
-                }
-                Err(_) => decoded.set((ok, bad + 1)),
-            }
-            // A non-zero return stops this poll round; the loop then sees `closed`.
-            if batch.closed() {
-                -1
-            } else {
-                0
-            }
-        })
-        .map_err(CaptureError::bpf("opening the ring buffer"))?;
-    if let Some(exec_ring) = &exec_ring {
-        builder
-            .add(exec_ring, |record: &[u8]| {
-                if let Some(pid) = record.get(..4).and_then(|b| b.try_into().ok()) {
-                    execs.borrow_mut().push(u32::from_ne_bytes(pid));
-                }
-                0
-            })
-            .map_err(CaptureError::bpf("opening the exec ring"))?;
-    }
-    let ring = builder
-        .build()
-        .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    let exec_ring = exec_ring.as_ref().map(|ring| (ring, &execs));
+    let mut ring = open_reader(&reader, exec_ring)?;
     if ready.send(filters).is_err() {
         return Ok(stats);
     }
 
     let mut last_loss_check = Instant::now();
+    let mut lost_since_read = false;
     while !stop.load(Ordering::Relaxed) && !batch.closed() {
+        reader.drained.set(0);
+        reader.swapped.set(false);
         // `poll` reads nothing when it times out without a wakeup; `consume` then
         // takes the records that did not reach the wakeup threshold.
         let polled = ring.poll(POLL_INTERVAL).and_then(|()| ring.consume());
         batch.send();
+        if let Some(e) = reader.failed.take() {
+            return Err(e);
+        }
         if let Err(e) = polled {
             if e.kind() != libbpf_rs::ErrorKind::Interrupted && !batch.closed() {
                 return Err(CaptureError::bpf("polling the ring buffer")(e));
             }
+        }
+        let now = Instant::now();
+        let retire = {
+            let mut rings = reader.rings.borrow_mut();
+            rings.after_read(reader.drained.get(), lost_since_read, now);
+            if let Some(bytes) = rings.swap_if_made(now)? {
+                reader.announce(bytes);
+                reader.swapped.set(true);
+            }
+            rings.retire_due(now)
+        };
+        lost_since_read = false;
+        if reader.swapped.get() {
+            // Programs that looked the old ring up before the swap finish their
+            // records; it is drained again, then read before the new one.
+            reader.rings.borrow().settle();
+            ring = reopen(ring, &reader, exec_ring)?;
+        } else if retire {
+            // The old reader still maps the replaced ring: it is drained a last time.
+            reader.rings.borrow_mut().retire(now);
+            ring = reopen(ring, &reader, exec_ring)?;
         }
         if let Some(tls) = &mut tls {
             for pid in execs.borrow_mut().drain(..) {
@@ -366,6 +363,7 @@ fn run(
             }
             let lost = dropped(&maps.drops);
             if lost != stats.lost {
+                lost_since_read = true;
                 stats.lost = lost;
                 batch.push(Event::Loss {
                     ts: clock::monotonic_ns(),
@@ -377,6 +375,7 @@ fn run(
     }
     // Whatever the kernel wrote before we stopped still belongs to the capture.
     let _ = ring.consume();
+    drop(ring);
     stats.lost = dropped(&maps.drops);
     note_io_urings(&mut stats, dropped(&maps.io_urings));
     batch.push(Event::Loss {
@@ -384,6 +383,10 @@ fn run(
         lost: stats.lost,
     });
     batch.send();
+    let (decoded, sendfiles) = (reader.decoded, reader.sendfiles);
+    let rings = reader.rings.into_inner();
+    stats.ring_largest = rings.largest;
+    stats.ring_resizes = rings.resizes;
     (stats.events, stats.decode_errors) = decoded.get();
     (stats.sendfile_filled, stats.sendfile_unfilled) = sendfiles.get();
     stats.tls_unhookable = tls.as_ref().map_or(0, |t| t.unhookable);
@@ -395,6 +398,140 @@ fn run(
     }
     links::detach_all(links);
     Ok(stats)
+}
+
+/// Takes each record off the ring: decodes it into the batch, counts, and
+/// has the ring grow when a read finds it filling.
+struct Reader {
+    batch: Batch,
+    max_payload: u32,
+    /// Records decoded, and records that could not be.
+    decoded: Cell<(u64, u64)>,
+    /// sendfile records filled from their files, and those left unfilled.
+    sendfiles: Cell<(u64, u64)>,
+    /// Bytes taken off the ring since the loop last reset it: how far behind
+    /// the reader was.
+    drained: Cell<usize>,
+    rings: RefCell<Rings>,
+    /// The ring was swapped during this read: the loop reopens the reader.
+    swapped: Cell<bool>,
+    /// A swap failed inside a read; the loop ends with it.
+    failed: RefCell<Option<CaptureError>>,
+    start_bytes: u32,
+}
+
+impl Reader {
+    /// One record: 0 to go on, non-zero to end this read.
+    fn take(&self, record: &[u8]) -> i32 {
+        let (ok, bad) = self.decoded.get();
+        match decode_record(record) {
+            Ok((mut event, source)) => {
+                self.decoded.set((ok + 1, bad));
+                if let Event::Data(data) = &mut event {
+                    if data.syscall == crate::event::Syscall::Sendfile {
+                        let (filled, unfilled) = self.sendfiles.get();
+                        let ok = source
+                            .is_some_and(|s| sendfile::fill(data, &s, self.max_payload).is_ok());
+                        self.sendfiles.set(if ok {
+                            (filled + 1, unfilled)
+                        } else {
+                            (filled, unfilled + 1)
+                        });
+                    }
+                }
+                self.batch.push(event);
+            }
+            Err(_) => self.decoded.set((ok, bad + 1)),
+        }
+        let drained = self.drained.get() + record.len();
+        self.drained.set(drained);
+        if let Err(e) = self.grow_during_read(drained) {
+            *self.failed.borrow_mut() = Some(e);
+            return -1;
+        }
+        // A non-zero return ends this read; the loop then sees why.
+        if self.batch.closed() {
+            -1
+        } else {
+            0
+        }
+    }
+
+    /// Mid-read, since a read lasts as long as a burst does: starts a larger
+    /// ring once this read has drained enough, and swaps it in once made,
+    /// while the old one goes on being drained.
+    fn grow_during_read(&self, drained: usize) -> Result<(), CaptureError> {
+        let mut rings = self.rings.borrow_mut();
+        if rings.grow_at().is_some_and(|at| drained >= at) || rings.next_step_due() {
+            rings.after_read(drained, false, Instant::now());
+        }
+        if rings.is_making() {
+            if let Some(bytes) = rings.swap_if_made(Instant::now())? {
+                self.announce(bytes);
+                self.swapped.set(true);
+            }
+        }
+        Ok(())
+    }
+
+    fn announce(&self, bytes: u32) {
+        eprintln!(
+            "flowtap: the ring buffer is now {} MiB ({})",
+            bytes >> 20,
+            if bytes > self.start_bytes {
+                "traffic outpaced the reader"
+            } else {
+                "traffic is light again"
+            }
+        );
+    }
+}
+
+/// Opens a reader on the rings (a replaced one first) and the TLS object's exec ring.
+fn open_reader<'a>(
+    reader: &'a Reader,
+    execs: Option<(&MapHandle, &'a RefCell<Vec<u32>>)>,
+) -> Result<RingBuffer<'a>, CaptureError> {
+    let mut builder = RingBufferBuilder::new();
+    let rings = reader.rings.borrow();
+    for ring in rings.readable() {
+        builder
+            .add(ring, |record: &[u8]| reader.take(record))
+            .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    }
+    if let Some((exec_ring, execs)) = execs {
+        builder
+            .add(exec_ring, |record: &[u8]| {
+                if let Some(pid) = record.get(..4).and_then(|b| b.try_into().ok()) {
+                    execs.borrow_mut().push(u32::from_ne_bytes(pid));
+                }
+                0
+            })
+            .map_err(CaptureError::bpf("opening the exec ring"))?;
+    }
+    builder
+        .build()
+        .map_err(CaptureError::bpf("opening the ring buffer"))
+}
+
+/// Drains `old` to the end, then opens a reader on the rings there are now.
+fn reopen<'a>(
+    old: RingBuffer<'a>,
+    reader: &'a Reader,
+    execs: Option<(&MapHandle, &'a RefCell<Vec<u32>>)>,
+) -> Result<RingBuffer<'a>, CaptureError> {
+    let drained = old.consume();
+    reader.batch.send();
+    if let Some(e) = reader.failed.take() {
+        return Err(e);
+    }
+    if let Err(e) = drained {
+        if !reader.batch.closed() {
+            return Err(CaptureError::bpf("polling the ring buffer")(e));
+        }
+    }
+    drop(old);
+    open_reader(reader, execs)
 }
 
 /// The events decoded since the last send, and the channel they go down.

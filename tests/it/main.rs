@@ -22,6 +22,7 @@ mod manners;
 mod merge;
 mod reorder_live;
 mod replay_selection;
+mod ring;
 mod scenarios;
 mod support;
 mod tls;

@@ -115,7 +115,10 @@ impl LiveCapture {
         false
     }
 
-    /// Stops it with SIGINT and returns its exit status and everything it wrote to stderr.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops flowtap (SIGSTOP): the kernel side goes on filling the ring buffer,
     /// and nothing reads it until [`resume`](Self::resume).
     pub fn pause(&self) {
@@ -129,6 +132,7 @@ impl LiveCapture {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
     }
 
+    /// Stops it with SIGINT and returns its exit status and everything it wrote to stderr.
     pub fn stop(mut self) -> (ExitStatus, String) {
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
@@ -168,7 +172,8 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
 pub struct Harness {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// Taken while a step's answer is awaited.
+    stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Harness {
@@ -205,7 +210,7 @@ impl Harness {
         Harness {
             child,
             stdin,
-            stdout,
+            stdout: Some(stdout),
         }
     }
 
@@ -236,24 +241,38 @@ impl Harness {
     /// A scenario that never reports is a failure after two minutes, not a
     /// test run that hangs.
     pub fn go(mut self) -> serde_json::Value {
+        let result = self.step();
+        let status = wait_with_timeout(&mut self.child, Duration::from_secs(120));
+        assert!(status.success(), "harness failed: {status}");
+        result
+    }
+
+    /// Sends `go` and returns the JSON line the harness answers with, for a
+    /// scenario in several steps; [`go`](Self::go) is the last.
+    pub fn step(&mut self) -> serde_json::Value {
         self.stdin.write_all(b"go\n").expect("signal harness");
+        self.stdin.flush().expect("signal harness");
         let (tx, rx) = mpsc::channel();
-        let mut stdout = self.stdout;
+        let mut stdout = self
+            .stdout
+            .take()
+            .expect("the harness answered its last step");
         std::thread::spawn(move || {
             let mut line = String::new();
             let read = stdout.read_line(&mut line).map(|_| line);
-            let _ = tx.send(read);
+            let _ = tx.send((read, stdout));
         });
         let line = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(read) => read.expect("read harness result"),
+            Ok((read, stdout)) => {
+                self.stdout = Some(stdout);
+                read.expect("read harness result")
+            }
             Err(_) => {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!("the harness reported nothing within 120 s");
             }
         };
-        let status = wait_with_timeout(&mut self.child, Duration::from_secs(120));
-        assert!(status.success(), "harness failed: {status}");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("harness said {line:?}: {e}"))
     }
 }

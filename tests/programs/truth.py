@@ -13,6 +13,9 @@ JSON object describing what it did. Scenarios:
   filegone  a server sends files with os.sendfile: one unchanged; one deleted, one
             replaced by a new file of that name, one renamed over, each between
             its open and the send; and one rewritten in place right after the send
+  bursts    curl GETs a 1,000,000-byte body twice on one keep-alive connection,
+            prints a line and waits for another, then GETs it 12 times on another
+            connection (the test stops flowtap during each burst)
   midstream two keep-alive clients POST (head and body written apart) then GET,
             over and over, from before capture starts until after
   mmsg      `$FT_GO mmsg` makes a request with sendmmsg and reads it with recvmmsg
@@ -131,6 +134,9 @@ def main():
     if scenario == "filegone":
         filegone()
         return
+    if scenario == "bursts":
+        bursts()
+        return
     print("waiting", flush=True)
     sys.stdin.readline()
     result = {"scenario": scenario}
@@ -180,6 +186,51 @@ def main():
     assert status == 0, status
     result["server_port"] = port["p"]
     print(json.dumps(result), flush=True)
+
+
+def bursts():
+    print("waiting", flush=True)
+    sys.stdin.readline()
+    body = body_of(1_000_000)
+    with tempfile.NamedTemporaryFile(delete=False) as f:
+        f.write(body)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    port = srv.server_address[1]
+    server = os.fork()
+    if server == 0:
+        for _ in range(2):
+            srv.handle_request()
+        os._exit(0)
+    srv.server_close()
+    statuses = []
+
+    def burst(n):
+        url = f"http://127.0.0.1:{port}/file"
+        out = subprocess.run(["curl", "-sS", "-w", "%{http_code} "] + ["-o", "/dev/null"] * n
+                             + [url] * n, check=True, capture_output=True, text=True).stdout
+        statuses.extend(int(code) for code in out.split())
+
+    burst(2)
+    print(json.dumps({"burst": 1, "statuses": statuses}), flush=True)
+    sys.stdin.readline()
+    burst(12)
+    _, status = os.waitpid(server, 0)
+    assert status == 0, status
+    print(json.dumps({"scenario": "bursts", "body_file": f.name, "statuses": statuses,
+                      "server_port": port}), flush=True)
 
 
 def fd_scenario(scenario):

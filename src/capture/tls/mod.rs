@@ -96,7 +96,7 @@ impl<'obj> TlsProbes<'obj> {
         rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
         let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
         let shared = [
-            open.maps.events.reuse_fd(main.maps.events.as_fd()),
+            open.maps.rings.reuse_fd(main.maps.rings.as_fd()),
             open.maps.drops.reuse_fd(main.maps.drops.as_fd()),
             open.maps
                 .traced_cgroups

@@ -120,13 +120,15 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let mut summary = consumer.finish()?;
     summary.pipeline.flows_written = sink.written();
     eprintln!(
-        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked, {} TLS calls with no socket, {} sendfile bodies read from their files, {} not{}",
+        "flowtap: {summary}, {} undecodable records, {} io_uring instances unseen, {} processes with TLS not hooked, {} TLS calls with no socket, {} sendfile bodies read from their files, {} not, a ring buffer of {} MiB at most ({} resizes){}",
         stats.decode_errors,
         stats.io_urings,
         stats.tls_unhookable,
         stats.tls_unmapped,
         stats.sendfile_filled,
         stats.sendfile_unfilled,
+        stats.ring_largest >> 20,
+        stats.ring_resizes,
         sink.merge_summary()
     );
     // The flows and the summary are out; detaching the probes takes seconds.
@@ -183,15 +185,26 @@ fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
     } else {
         Scope::Cgroups
     };
-    let ring_bytes = args
-        .ring_mib
-        .checked_mul(1 << 20)
-        .filter(|b| b.is_power_of_two())
-        .context("--ring-mib must be a power of two below 4096")?;
+    let mebibytes = |flag: &str, mib: u32| {
+        mib.checked_mul(1 << 20)
+            .filter(|b| b.is_power_of_two())
+            .with_context(|| format!("{flag} must be a power of two below 4096"))
+    };
+    let ring_max_bytes = mebibytes("--ring-mib", args.ring_mib)?;
+    let ring_start_bytes = match args.ring_start_mib {
+        Some(mib) => mebibytes("--ring-start-mib", mib)?,
+        // Growing takes a read, and a read takes the CPU: on a busy machine a
+        // burst can fill a small ring before the reader runs at all.
+        None => ring_max_bytes,
+    };
+    if ring_start_bytes > ring_max_bytes {
+        bail!("--ring-start-mib is over --ring-mib, the most the ring grows to");
+    }
     Ok(CaptureConfig {
         scope,
         max_payload: args.max_payload,
-        ring_bytes,
+        ring_start_bytes,
+        ring_max_bytes,
     })
 }
 

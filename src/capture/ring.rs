@@ -1,0 +1,328 @@
+//! The kernel ring buffer, sized by the traffic: small while the reader keeps up
+//! (the kernel maps a ring's pages into flowtap twice, so its size is most of an
+//! idle capture's RSS), large while traffic outpaces the reader.
+//!
+//! The programs find the ring through a one-slot array of maps (bpf/ring.bpf.h).
+//! A resize makes a new ring while the reader goes on draining the old one,
+//! then puts it in the slot; the old one is still read, first, until every
+//! record written to it has been taken.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use libbpf_rs::{MapCore, MapFlags, MapHandle, MapType};
+
+use super::loader::CaptureError;
+
+/// How long traffic must stay light before the ring shrinks back.
+const QUIET_FOR: Duration = Duration::from_secs(60);
+
+/// When the ring changes size: a pure policy, fed what each read found.
+#[derive(Debug, Clone)]
+pub struct RingPolicy {
+    start: u32,
+    max: u32,
+    current: u32,
+    /// The size it is on its way to: `max` once a burst was met, `start` once
+    /// traffic is light again.
+    goal: u32,
+    /// When a read last drained enough that the start size would have been
+    /// tight; the ring shrinks once this is [`QUIET_FOR`] ago.
+    busy_at: Instant,
+}
+
+impl RingPolicy {
+    /// `start` and `max` are powers of two with `start <= max`.
+    pub fn new(start: u32, max: u32, now: Instant) -> RingPolicy {
+        RingPolicy {
+            start,
+            max,
+            current: start,
+            goal: start,
+            busy_at: now,
+        }
+    }
+
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    /// Whether the ring is the size the policy wants.
+    pub fn settled(&self) -> bool {
+        self.goal == self.current
+    }
+
+    /// Bytes one read may drain before the ring should grow: an eighth of it.
+    /// A read lasts while records keep coming, so one that drains that much
+    /// met a burst the reader did not outpace, and the rest of the ring may
+    /// last only milliseconds. `None` when it is growing already, or cannot.
+    pub fn grow_at(&self) -> Option<usize> {
+        (self.goal < self.max).then_some(self.current as usize / 8)
+    }
+
+    /// After a read that drained `drained` bytes, with `lost` set when the
+    /// kernel dropped records since the last call: the size the ring should
+    /// have now, if it should change.
+    ///
+    /// A burst sets it growing to the most it may, in two steps: first double
+    /// the start, then the rest. The kernel makes a ring in time roughly
+    /// proportional to its size (about 3 ms for 8 MiB and 10 ms for 64 MiB on
+    /// these machines) and the burst goes on filling the old ring until the
+    /// new one is in, so the small step comes soonest; the empty ring it
+    /// brings absorbs the burst while the large one is made. It shrinks back
+    /// to the start, at once, when no read has drained an eighth of the start
+    /// size for [`QUIET_FOR`].
+    pub fn after_read(&mut self, drained: usize, lost: bool, now: Instant) -> Option<u32> {
+        if drained >= self.start as usize / 8 || lost {
+            self.busy_at = now;
+        }
+        if lost || self.grow_at().is_some_and(|at| drained >= at) {
+            self.goal = self.max;
+        } else if self.goal == self.current
+            && self.current > self.start
+            && now.duration_since(self.busy_at) >= QUIET_FOR
+        {
+            self.goal = self.start;
+        }
+        let to = if self.goal > self.current && self.current == self.start {
+            self.current.saturating_mul(2).min(self.goal)
+        } else {
+            self.goal
+        };
+        if to == self.current {
+            return None;
+        }
+        self.current = to;
+        Some(to)
+    }
+}
+
+/// The rings the kernel writes to and flowtap reads, and when to change them.
+pub struct Rings {
+    policy: RingPolicy,
+    slot: MapHandle,
+    current: MapHandle,
+    /// A ring being made on a thread of its own: making 64 MiB takes the kernel
+    /// about 10 ms, which the reader spends draining the ring it has.
+    making: Option<(u32, JoinHandle<Result<MapHandle, CaptureError>>)>,
+    /// Rings replaced, oldest first, each with when it was: still read (before
+    /// the current one) until [`Rings::retire_due`].
+    retiring: Vec<(MapHandle, Instant)>,
+    /// The largest ring used, and how many swaps there were.
+    pub largest: u32,
+    pub resizes: u32,
+}
+
+/// How long after a swap the replaced ring is drained again before the reader
+/// reopens on both: programs that looked it up before the swap have finished
+/// their records by then, so none is read after a later one from the new ring.
+const SETTLE: Duration = Duration::from_millis(10);
+/// How long a replaced ring is still read: a wide margin over [`SETTLE`].
+const RETIRE_AFTER: Duration = Duration::from_secs(1);
+
+impl Rings {
+    /// Makes a ring of the policy's start size and puts it in `slot` (the
+    /// `rings` map), before any program is attached.
+    pub fn new(slot: MapHandle, policy: RingPolicy) -> Result<Rings, CaptureError> {
+        let current = make_ring(policy.current())?;
+        put(&slot, &current)?;
+        Ok(Rings {
+            largest: policy.current(),
+            policy,
+            slot,
+            current,
+            making: None,
+            retiring: Vec::new(),
+            resizes: 0,
+        })
+    }
+
+    /// The bytes one read may drain before the ring should grow (see
+    /// [`RingPolicy::grow_at`]); `None` while a new ring is being made.
+    pub fn grow_at(&self) -> Option<usize> {
+        match self.making {
+            Some(_) => None,
+            None => self.policy.grow_at(),
+        }
+    }
+
+    /// Whether the policy has a next step to take (the second of a growth)
+    /// and no ring is being made.
+    pub fn next_step_due(&self) -> bool {
+        self.making.is_none() && !self.policy.settled()
+    }
+
+    pub fn is_making(&self) -> bool {
+        self.making.is_some()
+    }
+
+    /// Tells the policy what a read drained (and whether the kernel lost
+    /// records); starts making a ring of the size it asks for, if any.
+    pub fn after_read(&mut self, drained: usize, lost: bool, now: Instant) {
+        if self.making.is_some() {
+            return;
+        }
+        if let Some(bytes) = self.policy.after_read(drained, lost, now) {
+            self.making = Some((bytes, thread::spawn(move || make_ring(bytes))));
+        }
+    }
+
+    /// Once the ring being made is ready, puts it in the slot: the programs
+    /// write to it from then on. Returns its size when it swapped; the caller
+    /// then [`Rings::settle`]s and reopens its reader on [`Rings::readable`].
+    pub fn swap_if_made(&mut self, now: Instant) -> Result<Option<u32>, CaptureError> {
+        if !self
+            .making
+            .as_ref()
+            .is_some_and(|(_, made)| made.is_finished())
+        {
+            return Ok(None);
+        }
+        let Some((bytes, made)) = self.making.take() else {
+            return Ok(None);
+        };
+        let ring = made.join().map_err(|_| CaptureError::ThreadLost)??;
+        put(&self.slot, &ring)?;
+        let old = std::mem::replace(&mut self.current, ring);
+        self.retiring.push((old, now));
+        self.largest = self.largest.max(bytes);
+        self.resizes += 1;
+        Ok(Some(bytes))
+    }
+
+    /// Waits out what is left of [`SETTLE`] since the last swap.
+    pub fn settle(&self) {
+        if let Some((_, at)) = self.retiring.last() {
+            if let Some(left) = SETTLE.checked_sub(at.elapsed()) {
+                thread::sleep(left);
+            }
+        }
+    }
+
+    /// The rings to open a reader on, in the order to read them: replaced
+    /// ones first, oldest first, since each holds only records written before
+    /// anything in the next.
+    pub fn readable(&self) -> impl Iterator<Item = &MapHandle> {
+        self.retiring
+            .iter()
+            .map(|(ring, _)| ring)
+            .chain(std::iter::once(&self.current))
+    }
+
+    /// Whether a replaced ring has been read long enough: then [`Rings::retire`]
+    /// and reopen the reader, which drains it a last time. (A ring is replaced
+    /// at least [`RETIRE_AFTER`] before it retires, and every swap reopens the
+    /// reader as soon as the read ends, so each was opened before it goes.)
+    pub fn retire_due(&self, now: Instant) -> bool {
+        self.retiring
+            .first()
+            .is_some_and(|(_, at)| now.duration_since(*at) >= RETIRE_AFTER)
+    }
+
+    /// Lets the rings replaced [`RETIRE_AFTER`] ago go: the kernel frees each
+    /// once no reader maps it.
+    pub fn retire(&mut self, now: Instant) {
+        self.retiring
+            .retain(|(_, at)| now.duration_since(*at) < RETIRE_AFTER);
+    }
+}
+
+fn make_ring(bytes: u32) -> Result<MapHandle, CaptureError> {
+    let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>()
+            as libbpf_rs::libbpf_sys::size_t,
+        ..Default::default()
+    };
+    MapHandle::create(MapType::RingBuf, Some("flowtap_ring"), 0, 0, bytes, &opts)
+        .map_err(CaptureError::bpf("making a ring buffer"))
+}
+
+fn put(slot: &MapHandle, ring: &MapHandle) -> Result<(), CaptureError> {
+    let fd = ring.as_fd().as_raw_fd() as u32;
+    slot.update(&0u32.to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+        .map_err(CaptureError::bpf("putting the ring buffer in its slot"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u32 = 1 << 20;
+
+    #[test]
+    fn a_read_that_drains_an_eighth_of_the_ring_grows_it_to_the_most_in_two_steps() {
+        let t = Instant::now();
+        let mut p = RingPolicy::new(8 * MIB, 64 * MIB, t);
+        assert_eq!(p.grow_at(), Some(MIB as usize));
+        assert_eq!(p.after_read(MIB as usize - 1, false, t), None);
+        assert_eq!(p.after_read(MIB as usize, false, t), Some(16 * MIB));
+        assert_eq!(p.grow_at(), None, "growing already");
+        // The next step comes without another burst.
+        assert_eq!(p.after_read(0, false, t), Some(64 * MIB));
+        assert_eq!(p.current(), 64 * MIB);
+        assert_eq!(p.grow_at(), None, "at the most it may be");
+        assert_eq!(p.after_read(60 * MIB as usize, false, t), None);
+    }
+
+    #[test]
+    fn a_loss_grows_the_ring_whatever_the_read() {
+        let t = Instant::now();
+        let mut p = RingPolicy::new(8 * MIB, 64 * MIB, t);
+        assert_eq!(p.after_read(0, true, t), Some(16 * MIB));
+        assert_eq!(p.after_read(0, true, t), Some(64 * MIB));
+        assert_eq!(p.after_read(0, true, t), None, "nothing larger to go to");
+    }
+
+    #[test]
+    fn a_small_most_is_reached_in_one_step() {
+        let t = Instant::now();
+        let mut p = RingPolicy::new(8 * MIB, 16 * MIB, t);
+        assert_eq!(p.after_read(MIB as usize, false, t), Some(16 * MIB));
+        assert_eq!(p.after_read(0, false, t), None);
+    }
+
+    #[test]
+    fn the_ring_shrinks_back_after_a_quiet_minute_and_not_before() {
+        let t = Instant::now();
+        let mut p = RingPolicy::new(8 * MIB, 64 * MIB, t);
+        assert_eq!(p.after_read(0, true, t), Some(16 * MIB));
+        assert_eq!(p.after_read(0, false, t), Some(64 * MIB));
+        // Reads that an eighth of the start size would have held are quiet.
+        let light = MIB as usize - 1;
+        assert_eq!(
+            p.after_read(light, false, t + Duration::from_secs(59)),
+            None
+        );
+        // A busy read restarts the minute.
+        assert_eq!(
+            p.after_read(MIB as usize, false, t + Duration::from_secs(59)),
+            None
+        );
+        assert_eq!(
+            p.after_read(light, false, t + Duration::from_secs(118)),
+            None
+        );
+        assert_eq!(
+            p.after_read(light, false, t + Duration::from_secs(119)),
+            Some(8 * MIB),
+            "straight back to the start"
+        );
+        assert_eq!(p.after_read(0, false, t + Duration::from_secs(300)), None);
+        assert_eq!(p.grow_at(), Some(MIB as usize));
+        // And it grows again on the next burst.
+        assert_eq!(
+            p.after_read(MIB as usize, false, t + Duration::from_secs(301)),
+            Some(16 * MIB)
+        );
+    }
+
+    #[test]
+    fn a_ring_that_starts_at_the_most_never_changes() {
+        let t = Instant::now();
+        let mut p = RingPolicy::new(16 * MIB, 16 * MIB, t);
+        assert_eq!(p.grow_at(), None);
+        assert_eq!(p.after_read(16 * MIB as usize, true, t), None);
+        assert_eq!(p.after_read(0, false, t + Duration::from_secs(3600)), None);
+    }
+}
