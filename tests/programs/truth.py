@@ -44,6 +44,32 @@ def body_of(size):
     return (line * (size // len(line) + 1))[:size]
 
 
+def body_handler(body):
+    """HTTP/1.1 keep-alive: GET answers `body`, POST answers "got N" for N bytes read."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            got = self.rfile.read(int(self.headers["Content-Length"]))
+            reply = b"got %d" % len(got)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    return Handler
+
+
 def serve_one(handler, ready):
     srv = HTTPServer(("127.0.0.1", 0), handler)
     pid = os.fork()
@@ -145,26 +171,7 @@ def main():
         f.write(body)
         result["body_file"] = f.name
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self):
-            got = self.rfile.read(int(self.headers["Content-Length"]))
-            reply = b"got %d" % len(got)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args):
-            pass
-
+    Handler = body_handler(body)
     port = {}
     server = serve_one(Handler, lambda p: port.setdefault("p", p))
     url = f"http://127.0.0.1:{port['p']}/file"
@@ -195,19 +202,7 @@ def bursts():
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(body)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    srv = HTTPServer(("127.0.0.1", 0), body_handler(body))
     port = srv.server_address[1]
     server = os.fork()
     if server == 0:
