@@ -326,7 +326,7 @@ fn run(
         let retire = {
             let mut rings = reader.rings.borrow_mut();
             rings.after_read(reader.drained.get(), lost_since_read, now);
-            if let Some(bytes) = rings.swap_if_made(now)? {
+            if let Some(bytes) = rings.swap_if_made()? {
                 reader.announce(bytes);
                 reader.swapped.set(true);
             }
@@ -445,9 +445,16 @@ impl Reader {
         }
         let drained = self.drained.get() + record.len();
         self.drained.set(drained);
-        if let Err(e) = self.grow_during_read(drained) {
-            *self.failed.borrow_mut() = Some(e);
-            return -1;
+        match self.rings.borrow_mut().during_read(drained) {
+            Ok(Some(bytes)) => {
+                self.announce(bytes);
+                self.swapped.set(true);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                *self.failed.borrow_mut() = Some(e);
+                return -1;
+            }
         }
         // A non-zero return ends this read; the loop then sees why.
         if self.batch.closed() {
@@ -455,23 +462,6 @@ impl Reader {
         } else {
             0
         }
-    }
-
-    /// Mid-read, since a read lasts as long as a burst does: starts a larger
-    /// ring once this read has drained enough, and swaps it in once made,
-    /// while the old one goes on being drained.
-    fn grow_during_read(&self, drained: usize) -> Result<(), CaptureError> {
-        let mut rings = self.rings.borrow_mut();
-        if rings.grow_at().is_some_and(|at| drained >= at) || rings.next_step_due() {
-            rings.after_read(drained, false, Instant::now());
-        }
-        if rings.is_making() {
-            if let Some(bytes) = rings.swap_if_made(Instant::now())? {
-                self.announce(bytes);
-                self.swapped.set(true);
-            }
-        }
-        Ok(())
     }
 
     fn announce(&self, bytes: u32) {

@@ -48,6 +48,11 @@ impl RingPolicy {
         self.current
     }
 
+    /// Whether the ring can never change size.
+    pub fn fixed(&self) -> bool {
+        self.start == self.max
+    }
+
     /// Whether the ring is the size the policy wants.
     pub fn settled(&self) -> bool {
         self.goal == self.current
@@ -138,23 +143,20 @@ impl Rings {
         })
     }
 
-    /// The bytes one read may drain before the ring should grow (see
-    /// [`RingPolicy::grow_at`]); `None` while a new ring is being made.
-    pub fn grow_at(&self) -> Option<usize> {
-        match self.making {
-            Some(_) => None,
-            None => self.policy.grow_at(),
+    /// Record by record, mid-read (a read lasts as long as a burst does):
+    /// starts a larger ring once this read has drained an eighth of the ring,
+    /// or the second step of a growth, and swaps in a ring once it is made.
+    /// Returns the new size when it swapped. A fixed ring costs one compare.
+    pub fn during_read(&mut self, drained: usize) -> Result<Option<u32>, CaptureError> {
+        if self.policy.fixed() {
+            return Ok(None);
         }
-    }
-
-    /// Whether the policy has a next step to take (the second of a growth)
-    /// and no ring is being made.
-    pub fn next_step_due(&self) -> bool {
-        self.making.is_none() && !self.policy.settled()
-    }
-
-    pub fn is_making(&self) -> bool {
-        self.making.is_some()
+        if self.making.is_none()
+            && (self.policy.grow_at().is_some_and(|at| drained >= at) || !self.policy.settled())
+        {
+            self.after_read(drained, false, Instant::now());
+        }
+        self.swap_if_made()
     }
 
     /// Tells the policy what a read drained (and whether the kernel lost
@@ -171,7 +173,7 @@ impl Rings {
     /// Once the ring being made is ready, puts it in the slot: the programs
     /// write to it from then on. Returns its size when it swapped; the caller
     /// then [`Rings::settle`]s and reopens its reader on [`Rings::readable`].
-    pub fn swap_if_made(&mut self, now: Instant) -> Result<Option<u32>, CaptureError> {
+    pub fn swap_if_made(&mut self) -> Result<Option<u32>, CaptureError> {
         if !self
             .making
             .as_ref()
@@ -185,7 +187,7 @@ impl Rings {
         let ring = made.join().map_err(|_| CaptureError::ThreadLost)??;
         put(&self.slot, &ring)?;
         let old = std::mem::replace(&mut self.current, ring);
-        self.retiring.push((old, now));
+        self.retiring.push((old, Instant::now()));
         self.largest = self.largest.max(bytes);
         self.resizes += 1;
         Ok(Some(bytes))

@@ -197,9 +197,6 @@ fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
         // burst can fill a small ring before the reader runs at all.
         None => ring_max_bytes,
     };
-    if ring_start_bytes > ring_max_bytes {
-        bail!("--ring-start-mib is over --ring-mib, the most the ring grows to");
-    }
     Ok(CaptureConfig {
         scope,
         max_payload: args.max_payload,
