@@ -52,7 +52,7 @@ struct {
 
 static __always_inline struct fd_ident file_ident(struct file *file)
 {
-	struct fd_ident id = {.file = (__u64)file, .ino = BPF_CORE_READ(file, f_inode, i_ino)};
+	struct fd_ident id = {.file = (__u64)file, .ino = file ? file_ino(file) : 0};
 	return id;
 }
 
@@ -165,7 +165,7 @@ static __always_inline struct fd_state *tcp_entry(__u32 tgid, __s32 fd, __u64 *f
 	if (!st)
 		return classify(&key, file);
 	__u64 seen = st->file;
-	if (seen == (__u64)file && st->ino == BPF_CORE_READ(file, f_inode, i_ino))
+	if (seen == (__u64)file && st->ino == file_ino(file))
 		return st;
 	if (seen == FT_REPLACING ||
 	    __sync_val_compare_and_swap(&st->file, seen, FT_REPLACING) != seen)

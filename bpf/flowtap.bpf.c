@@ -228,8 +228,8 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
  * (0), or read by it (1). */
 static __always_inline __u32 stream_seq(__u64 sk, __u32 dir)
 {
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-	return dir ? BPF_CORE_READ(tp, copied_seq) : BPF_CORE_READ(tp, write_seq);
+	struct tcp_sock *tp = bpf_core_cast((void *)sk, struct tcp_sock);
+	return dir ? tp->copied_seq : tp->write_seq;
 }
 
 #include "fds.bpf.h"
@@ -831,7 +831,11 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 		emit_close(key.fd);
 		bpf_map_delete_elem(&tcp_fds, &key);
 	}
-	bpf_map_delete_elem(&other_fds, &key);
+	/* Most fds closed were never classified (a file nginx opened to send): the
+	 * lookup takes no lock, the delete takes the bucket's. A stale entry left by
+	 * a race is harmless, as every use checks its file and inode. */
+	if (bpf_map_lookup_elem(&other_fds, &key))
+		bpf_map_delete_elem(&other_fds, &key);
 	return 0;
 }
 

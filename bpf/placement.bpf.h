@@ -27,8 +27,8 @@
 /* The struct sock of a socket's struct file (already known to be TCP). */
 static __always_inline __u64 file_sock(__u64 file)
 {
-	struct socket *sock = BPF_CORE_READ((struct file *)file, private_data);
-	return sock ? (__u64)BPF_CORE_READ(sock, sk) : 0;
+	struct socket *sock = file_socket((struct file *)file);
+	return sock ? (__u64)sock->sk : 0;
 }
 
 static __always_inline __u64 voluntary_switches(void)
