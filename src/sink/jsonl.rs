@@ -1,5 +1,5 @@
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,13 +16,15 @@ const MAX_DELAY: Duration = Duration::from_millis(50);
 /// syscall per flow was a quarter of flowtap's CPU under load. Lines are encoded
 /// with sonic-rs, whose SIMD string escaping took a fifth off `flowtap replay`'s
 /// instructions (bodies are most of a flow's bytes); its output is serde_json's,
-/// byte for byte, which a test below holds it to. A reader following
-/// the file (`tail -f`) sees each flow within [`MAX_DELAY`] while flows keep
-/// coming, and at the pipeline's next [`Sink::flush`] (a live capture's quiet
-/// tick, or the end) when they stop.
+/// byte for byte, which a test below holds it to. Each line is encoded straight
+/// onto the end of the batch, so its bytes are never copied before the write.
+/// A reader following the file (`tail -f`) sees each flow within [`MAX_DELAY`]
+/// while flows keep coming, and at the pipeline's next [`Sink::flush`] (a live
+/// capture's quiet tick, or the end) when they stop.
 pub struct JsonLines<W: Write> {
-    out: BufWriter<W>,
-    line: Vec<u8>,
+    out: W,
+    /// Whole lines not yet written: under [`BATCH_BYTES`] plus one line.
+    batch: Vec<u8>,
     oldest: Option<Instant>,
 }
 
@@ -40,32 +42,43 @@ impl JsonLines<Box<dyn Write + Send>> {
 impl<W: Write> JsonLines<W> {
     pub fn new(out: W) -> Self {
         JsonLines {
-            // A line longer than the buffer goes out in one write of its own, and a
-            // line that does not fit makes the buffer go out first: every write
-            // holds whole lines, so a concurrent reader never sees half a flow.
-            out: BufWriter::with_capacity(BATCH_BYTES, out),
-            line: Vec::new(),
+            out,
+            batch: Vec::with_capacity(BATCH_BYTES),
             oldest: None,
         }
     }
 
-    /// The writer, after writing out what is pending.
-    pub fn into_inner(self) -> io::Result<W> {
-        self.out.into_inner().map_err(|e| e.into_error())
+    fn write_line(&mut self, record: &impl serde::Serialize) -> Result<(), SinkError> {
+        let start = self.batch.len();
+        if let Err(e) = sonic_rs::to_writer(&mut self.batch, record) {
+            // What a failed line left would break the file for every reader.
+            self.batch.truncate(start);
+            return Err(e.into());
+        }
+        self.batch.push(b'\n');
+        let oldest = *self.oldest.get_or_insert_with(Instant::now);
+        if self.batch.len() >= BATCH_BYTES || oldest.elapsed() >= MAX_DELAY {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    /// One write of whole lines, so a concurrent reader never sees half a flow.
+    fn write_batch(&mut self) -> io::Result<()> {
+        self.oldest = None;
+        let result = self.out.write_all(&self.batch);
+        self.batch.clear();
+        result
     }
 }
 
-impl<W: Write> JsonLines<W> {
-    fn write_line(&mut self, record: &impl serde::Serialize) -> Result<(), SinkError> {
-        self.line.clear();
-        sonic_rs::to_writer(&mut self.line, record)?;
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)?;
-        let oldest = *self.oldest.get_or_insert_with(Instant::now);
-        if oldest.elapsed() >= MAX_DELAY {
-            self.flush()?;
+/// Lines still in the batch go out when the sink does, as `BufWriter`'s would;
+/// the pipeline's [`Sink::finish`] writes them first and reports what fails.
+impl<W: Write> Drop for JsonLines<W> {
+    fn drop(&mut self) {
+        if !self.batch.is_empty() {
+            let _ = self.write_batch();
         }
-        Ok(())
     }
 }
 
@@ -79,7 +92,7 @@ impl<W: Write> Sink for JsonLines<W> {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.oldest = None;
+        self.write_batch()?;
         self.out.flush()?;
         Ok(())
     }
