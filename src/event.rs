@@ -120,10 +120,6 @@ pub enum Observer {
     Server,
 }
 
-/// A task's name (`comm`): at most 15 bytes, so held inline, with no allocation
-/// per event or per flow.
-pub type Comm = compact_str::CompactString;
-
 /// The thread that made a syscall.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
@@ -131,7 +127,7 @@ pub struct Task {
     pub pid: u32,
     /// Thread id (the kernel's pid).
     pub tid: u32,
-    pub comm: Comm,
+    pub comm: String,
     /// `bpf_get_current_cgroup_id()`: the inode of the task's cgroup v2 directory.
     pub cgroup: u64,
 }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
-use crate::event::{Comm, ContainerInfo, Observer, TlsLibrary};
+use crate::event::{ContainerInfo, Observer, TlsLibrary};
 use crate::http::Headers;
 use crate::sockets::AddressSource;
 
@@ -126,7 +126,7 @@ impl From<&ContainerInfo> for Container {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
-    pub comm: Comm,
+    pub comm: String,
     pub container: Option<Container>,
 }
 

@@ -12,8 +12,8 @@ use super::skel::types::{
 };
 use crate::bytes::Bytes;
 use crate::event::{
-    Accept, Close, Comm, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, SslData,
-    SslFree, Syscall, Task, TlsHead, Unplaced,
+    Accept, Close, Connect, Data, Event, ExistingSocket, Getsockname, SockAddrs, SslData, SslFree,
+    Syscall, Task, TlsHead, Unplaced,
 };
 
 const AF_INET: u16 = 2;
@@ -142,16 +142,16 @@ fn read<T: plain::Plain + Default>(bytes: &[u8], what: &'static str) -> Result<T
 }
 
 fn task(h: &ft_header) -> Task {
-    let mut comm = [0u8; 16];
-    let mut len = 0;
-    for (dst, &c) in comm.iter_mut().zip(h.comm.iter().take_while(|&&c| c != 0)) {
-        *dst = c as u8;
-        len += 1;
-    }
+    let comm: Vec<u8> = h
+        .comm
+        .iter()
+        .map(|&c| c as u8)
+        .take_while(|&c| c != 0)
+        .collect();
     Task {
         pid: h.pid,
         tid: h.tid,
-        comm: Comm::from_utf8_lossy(&comm[..len]),
+        comm: String::from_utf8_lossy(&comm).into_owned(),
         cgroup: h.cgroup,
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::event::{Comm, Nanos, SslData, SslFree, TlsHead};
+use crate::event::{Nanos, SslData, SslFree, TlsHead};
 
 use super::records::Head;
 
@@ -75,7 +75,7 @@ struct Stream {
     /// Plaintext went on to the tied socket (counted once, in `tied`).
     delivered: bool,
     /// The process's name, from its first plaintext.
-    comm: Comm,
+    comm: String,
 }
 
 impl Stream {
@@ -88,7 +88,7 @@ impl Stream {
             heads: Vec::new(),
             last_used,
             delivered: false,
-            comm: Comm::default(),
+            comm: String::new(),
         }
     }
 }
@@ -161,7 +161,7 @@ impl WhyGivenUp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GivenUp {
     pub pid: u32,
-    pub comm: Comm,
+    pub comm: String,
     pub why: WhyGivenUp,
 }
 
