@@ -142,16 +142,17 @@ fn read<T: plain::Plain + Default>(bytes: &[u8], what: &'static str) -> Result<T
 }
 
 fn task(h: &ft_header) -> Task {
-    let comm: Vec<u8> = h
-        .comm
-        .iter()
-        .map(|&c| c as u8)
-        .take_while(|&c| c != 0)
-        .collect();
+    // On the stack, so that the name costs one allocation (the String), not two.
+    let mut comm = [0u8; 16];
+    let mut len = 0;
+    for (dst, &c) in comm.iter_mut().zip(h.comm.iter().take_while(|&&c| c != 0)) {
+        *dst = c as u8;
+        len += 1;
+    }
     Task {
         pid: h.pid,
         tid: h.tid,
-        comm: String::from_utf8_lossy(&comm).into_owned(),
+        comm: String::from_utf8_lossy(&comm[..len]).into_owned(),
         cgroup: h.cgroup,
     }
 }
