@@ -228,8 +228,12 @@ static __always_inline void emit_sock(__u32 kind, __s32 fd, __s32 result,
  * (0), or read by it (1). */
 static __always_inline __u32 stream_seq(__u64 sk, __u32 dir)
 {
-	struct tcp_sock *tp = bpf_core_cast((void *)sk, struct tcp_sock);
-	return dir ? tp->copied_seq : tp->write_seq;
+	if (typed_casts) {
+		struct tcp_sock *tp = bpf_core_cast((void *)sk, struct tcp_sock);
+		return dir ? tp->copied_seq : tp->write_seq;
+	}
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	return dir ? BPF_CORE_READ(tp, copied_seq) : BPF_CORE_READ(tp, write_seq);
 }
 
 #include "fds.bpf.h"

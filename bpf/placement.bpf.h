@@ -27,8 +27,7 @@
 /* The struct sock of a socket's struct file (already known to be TCP). */
 static __always_inline __u64 file_sock(__u64 file)
 {
-	struct socket *sock = file_socket((struct file *)file);
-	return sock ? (__u64)sock->sk : 0;
+	return (__u64)file_sk((struct file *)file);
 }
 
 static __always_inline __u64 voluntary_switches(void)

@@ -15,13 +15,17 @@
 #define S_IFSOCK 0140000
 
 /*
- * Kernel structs are read with plain loads, not bpf_probe_read_kernel: from the
- * task's BTF pointer the verifier checks each load and the JIT guards it against
- * faults, so a field costs a load instead of a helper call. A struct file or
- * socket pointer that arrives as a number (from the fd array, private_data, a
- * map) is given its type back with bpf_core_cast, which the verifier turns into
- * a register move. These run on every data syscall of every traced process.
+ * Kernel structs are read with plain loads where the kernel allows, not with a
+ * bpf_probe_read_kernel call per field: from the task's BTF pointer the
+ * verifier checks each load and the JIT guards it against faults. A struct file
+ * or socket pointer that arrives as a number (from the fd array, private_data)
+ * gets its type back with bpf_core_cast, which the verifier turns into a
+ * register move. That kfunc came in Linux 6.2: userspace sets typed_casts
+ * only when the kernel's BTF has it, and otherwise the verifier drops the cast branches as dead code and the
+ * fields are read with helper calls. These run on every data syscall of every
+ * traced process.
  */
+const volatile bool typed_casts = false;
 
 /* The open file at fd in the current task, or NULL. */
 static __always_inline struct file *fd_file(__s32 fd)
@@ -38,30 +42,55 @@ static __always_inline struct file *fd_file(__s32 fd)
 
 static __always_inline __u64 file_ino(struct file *file)
 {
-	return bpf_core_cast(file, struct file)->f_inode->i_ino;
+	if (typed_casts)
+		return bpf_core_cast(file, struct file)->f_inode->i_ino;
+	return BPF_CORE_READ(file, f_inode, i_ino);
 }
 
-/* The struct socket of a socket's struct file. */
-static __always_inline struct socket *file_socket(struct file *file)
+static __always_inline __u32 file_mode(struct file *file)
 {
-	return bpf_core_cast(bpf_core_cast(file, struct file)->private_data, struct socket);
+	if (typed_casts)
+		return bpf_core_cast(file, struct file)->f_inode->i_mode;
+	return BPF_CORE_READ(file, f_inode, i_mode);
+}
+
+/* The struct sock of a socket's struct file. */
+static __always_inline struct sock *file_sk(struct file *file)
+{
+	if (typed_casts) {
+		struct socket *sock =
+			bpf_core_cast(bpf_core_cast(file, struct file)->private_data, struct socket);
+		return sock ? sock->sk : NULL;
+	}
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
 /* The struct sock behind file, if it is a TCP socket. */
 static __always_inline struct sock *file_tcp_sock(struct file *file)
 {
-	if (!file || (bpf_core_cast(file, struct file)->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+	if (!file || (file_mode(file) & S_IFMT) != S_IFSOCK)
 		return NULL;
-	struct socket *sock = file_socket(file);
-	if (!sock || sock->type != SOCK_STREAM)
+	struct socket *sock;
+	short type;
+	if (typed_casts) {
+		sock = bpf_core_cast(bpf_core_cast(file, struct file)->private_data, struct socket);
+		type = sock ? sock->type : 0;
+	} else {
+		sock = BPF_CORE_READ(file, private_data);
+		type = sock ? BPF_CORE_READ(sock, type) : 0;
+	}
+	if (!sock || type != SOCK_STREAM)
 		return NULL;
-	struct sock *sk = sock->sk;
+	struct sock *sk = typed_casts ? sock->sk : BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return NULL;
-	__u16 family = sk->__sk_common.skc_family;
+	__u16 family = typed_casts ? sk->__sk_common.skc_family
+				   : BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
-	if (sk->sk_protocol != IPPROTO_TCP)
+	__u16 protocol = typed_casts ? sk->sk_protocol : BPF_CORE_READ(sk, sk_protocol);
+	if (protocol != IPPROTO_TCP)
 		return NULL;
 	return sk;
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use libbpf_rs::btf::{Btf, BtfType};
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::MapType;
 
@@ -49,6 +50,23 @@ impl Feature {
             Feature::TaskPtRegs => "the bpf_task_pt_regs helper (Linux 5.15)",
         }
     }
+}
+
+/// Whether the kernel has `bpf_rdonly_cast` (Linux 6.2), with which the
+/// programs read kernel structs behind untyped pointers with plain loads
+/// (bpf/tcpsock.bpf.h); without it they take a helper call per field. Not
+/// required: `FLOWTAP_PRETEND_MISSING` naming `bpf_rdonly_cast` turns it off, so
+/// that a test runs the older kernels' path.
+pub fn typed_casts(btf: Option<&Btf<'_>>) -> bool {
+    !pretended()
+        .split(',')
+        .any(|f| f.trim() == "bpf_rdonly_cast")
+        && btf.is_some_and(|btf| btf.type_by_name::<BtfType>("bpf_rdonly_cast").is_some())
+}
+
+/// What `FLOWTAP_PRETEND_MISSING` names, comma-separated (empty when unset).
+pub fn pretended() -> String {
+    std::env::var("FLOWTAP_PRETEND_MISSING").unwrap_or_default()
 }
 
 /// The one sentence for what is missing, or None when nothing is.

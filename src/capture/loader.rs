@@ -7,6 +7,7 @@ use libbpf_rs::btf::{Btf, BtfType};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapHandle, OpenObject};
 
+use super::features;
 use super::links;
 use super::ring::{RingPolicy, Rings};
 use super::skel::{types::ft_limits, FlowtapSkel, FlowtapSkelBuilder};
@@ -167,10 +168,11 @@ pub(super) fn load<'obj>(
     rodata.max_payload = config.max_payload;
     rodata.self_tgid = std::process::id();
     rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
+    let vmlinux = Btf::from_vmlinux().ok();
+    rodata.typed_casts = features::typed_casts(vmlinux.as_ref());
     // Placing calls by the sequence number under the socket lock
     // (bpf/placement.bpf.h) needs tracepoints newer kernels have; without them
     // a call two threads overlapped on is reported unplaced, not misplaced.
-    let vmlinux = Btf::from_vmlinux().ok();
     let has = |tracepoint: &str| {
         vmlinux.as_ref().is_some_and(|btf| {
             btf.type_by_name::<BtfType>(&format!("btf_trace_{tracepoint}"))

@@ -146,8 +146,7 @@ impl Capture {
         config.validate()?;
         libbpf_log::route();
         loader::check_privileges(!tracefs::is_mounted())?;
-        let pretend = std::env::var("FLOWTAP_PRETEND_MISSING").unwrap_or_default();
-        if let Some(why) = features::missing_message(&features::probe(&pretend)) {
+        if let Some(why) = features::missing_message(&features::probe(&features::pretended())) {
             return Err(CaptureError::Kernel(why));
         }
         let stop = Arc::new(AtomicBool::new(false));

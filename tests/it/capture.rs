@@ -195,6 +195,21 @@ fn curl_client() {
     assert_eq!(comm.as_deref(), Some("curl"));
 }
 
+/// Before Linux 6.2 there is no bpf_rdonly_cast, and the programs read the
+/// kernel's structs with a helper call per field instead of plain loads
+/// (bpf/tcpsock.bpf.h). That path must load and see the same bytes.
+#[test]
+#[ignore = "needs root and BPF; run via scripts/test.sh"]
+fn without_typed_casts_the_programs_load_and_see_the_same_bytes() {
+    let _guard = privileged();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.jsonl");
+    let pretend = [("FLOWTAP_PRETEND_MISSING", "bpf_rdonly_cast")];
+    let (result, events) = Harness::start("curl", &[]).record_with_env(&trace, &[], &pretend);
+    assert_eq!(result["status"], 200);
+    check_exchange(&result, &events, "127.0.0.1", b"echo:");
+}
+
 #[test]
 #[ignore = "needs root and BPF; run via scripts/test.sh"]
 fn vectored_and_msg_syscalls() {

@@ -222,11 +222,21 @@ impl Harness {
     /// recording to `trace`, which must lose nothing: what the harness reports
     /// it did, and the recorded events.
     pub fn record(self, trace: &Path, capture_flags: &[&str]) -> (serde_json::Value, Vec<Event>) {
+        self.record_with_env(trace, capture_flags, &[])
+    }
+
+    /// As [`record`](Self::record), with these environment variables set for the capture.
+    pub fn record_with_env(
+        self,
+        trace: &Path,
+        capture_flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> (serde_json::Value, Vec<Event>) {
         let pid = self.pid().to_string();
         let trace_arg = trace.to_str().expect("utf-8 temp path");
         let mut args = vec!["capture", "--pid", &pid, "--record", trace_arg];
         args.extend_from_slice(capture_flags);
-        let live = LiveCapture::start(&args);
+        let live = LiveCapture::start_with_env(&args, env);
         let result = self.go();
         let (status, stderr) = live.stop();
         assert!(status.success(), "capture failed: {status}\n{stderr}");

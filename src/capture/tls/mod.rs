@@ -16,14 +16,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use libbpf_rs::btf::Btf;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
 use symbols::{ssl_library_in, SslLibrary};
 
-use super::links;
 use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::types::ft_syscall;
 use super::skel::FlowtapSkel;
+use super::{features, links};
 use skel::{TlsSkel, TlsSkelBuilder};
 
 use maps::{is_openssl_libcrypto, is_openssl_libssl, openssl_libraries, Library};
@@ -94,6 +95,7 @@ impl<'obj> TlsProbes<'obj> {
         rodata.max_payload = config.max_payload;
         rodata.self_tgid = std::process::id();
         rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
+        rodata.typed_casts = features::typed_casts(Btf::from_vmlinux().ok().as_ref());
         let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
         let shared = [
             open.maps.rings.reuse_fd(main.maps.rings.as_fd()),
