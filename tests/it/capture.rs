@@ -23,9 +23,18 @@ fn capture(scenario: &str, flags: &[&str]) -> (Value, Vec<Event>) {
 }
 
 fn run_capture(scenario: &str, flags: &[&str], capture_flags: &[&str]) -> (Value, Vec<Event>) {
+    run_capture_with_env(scenario, flags, capture_flags, &[])
+}
+
+fn run_capture_with_env(
+    scenario: &str,
+    flags: &[&str],
+    capture_flags: &[&str],
+    env: &[(&str, &str)],
+) -> (Value, Vec<Event>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let trace = dir.path().join("trace.jsonl");
-    Harness::start(scenario, flags).record(&trace, capture_flags)
+    Harness::start(scenario, flags).record_with_env(&trace, capture_flags, env)
 }
 
 fn port(v: &Value, key: &str) -> u16 {
@@ -202,10 +211,8 @@ fn curl_client() {
 #[ignore = "needs root and BPF; run via scripts/test.sh"]
 fn without_typed_casts_the_programs_load_and_see_the_same_bytes() {
     let _guard = privileged();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let trace = dir.path().join("trace.jsonl");
     let pretend = [("FLOWTAP_PRETEND_MISSING", "bpf_rdonly_cast")];
-    let (result, events) = Harness::start("curl", &[]).record_with_env(&trace, &[], &pretend);
+    let (result, events) = run_capture_with_env("curl", &[], &[], &pretend);
     assert_eq!(result["status"], 200);
     check_exchange(&result, &events, "127.0.0.1", b"echo:");
 }
