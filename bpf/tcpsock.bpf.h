@@ -54,16 +54,25 @@ static __always_inline __u32 file_mode(struct file *file)
 	return BPF_CORE_READ(file, f_inode, i_mode);
 }
 
+/* The struct socket of a socket's struct file (its private_data). */
+static __always_inline struct socket *file_socket(struct file *file)
+{
+	if (typed_casts)
+		return bpf_core_cast(bpf_core_cast(file, struct file)->private_data, struct socket);
+	return BPF_CORE_READ(file, private_data);
+}
+
+static __always_inline struct sock *socket_sk(struct socket *sock)
+{
+	if (!sock)
+		return NULL;
+	return typed_casts ? sock->sk : BPF_CORE_READ(sock, sk);
+}
+
 /* The struct sock of a socket's struct file. */
 static __always_inline struct sock *file_sk(struct file *file)
 {
-	if (typed_casts) {
-		struct socket *sock =
-			bpf_core_cast(bpf_core_cast(file, struct file)->private_data, struct socket);
-		return sock ? sock->sk : NULL;
-	}
-	struct socket *sock = BPF_CORE_READ(file, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+	return socket_sk(file_socket(file));
 }
 
 /* The struct sock behind file, if it is a TCP socket. */
@@ -71,18 +80,10 @@ static __always_inline struct sock *file_tcp_sock(struct file *file)
 {
 	if (!file || (file_mode(file) & S_IFMT) != S_IFSOCK)
 		return NULL;
-	struct socket *sock;
-	short type;
-	if (typed_casts) {
-		sock = bpf_core_cast(bpf_core_cast(file, struct file)->private_data, struct socket);
-		type = sock ? sock->type : 0;
-	} else {
-		sock = BPF_CORE_READ(file, private_data);
-		type = sock ? BPF_CORE_READ(sock, type) : 0;
-	}
-	if (!sock || type != SOCK_STREAM)
+	struct socket *sock = file_socket(file);
+	if (!sock || (typed_casts ? sock->type : BPF_CORE_READ(sock, type)) != SOCK_STREAM)
 		return NULL;
-	struct sock *sk = typed_casts ? sock->sk : BPF_CORE_READ(sock, sk);
+	struct sock *sk = socket_sk(sock);
 	if (!sk)
 		return NULL;
 	__u16 family = typed_casts ? sk->__sk_common.skc_family

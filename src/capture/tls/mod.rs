@@ -16,7 +16,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::btf::Btf;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
 use symbols::{ssl_library_in, SslLibrary};
@@ -24,7 +23,7 @@ use symbols::{ssl_library_in, SslLibrary};
 use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::types::ft_syscall;
 use super::skel::FlowtapSkel;
-use super::{features, links};
+use super::links;
 use skel::{TlsSkel, TlsSkelBuilder};
 
 use maps::{is_openssl_libcrypto, is_openssl_libssl, openssl_libraries, Library};
@@ -95,7 +94,12 @@ impl<'obj> TlsProbes<'obj> {
         rodata.max_payload = config.max_payload;
         rodata.self_tgid = std::process::id();
         rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
-        rodata.typed_casts = features::typed_casts(Btf::from_vmlinux().ok().as_ref());
+        // The main object looked the kfunc up in the kernel's BTF already.
+        rodata.typed_casts = main
+            .maps
+            .rodata_data
+            .as_deref()
+            .is_some_and(|main| main.typed_casts);
         let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
         let shared = [
             open.maps.rings.reuse_fd(main.maps.rings.as_fd()),
