@@ -98,7 +98,6 @@ impl<'obj> TlsProbes<'obj> {
         rodata.typed_casts = main
             .maps
             .rodata_data
-            .as_deref()
             .is_some_and(|main| main.typed_casts);
         let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
         let shared = [
