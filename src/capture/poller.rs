@@ -26,6 +26,9 @@ use crate::selection::CgroupFilter;
 /// FT_WAKEUP_BYTES in bpf/flowtap.bpf.c), so a quiet ring is also read at this
 /// interval: it bounds how late a lone event arrives.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// The poll while a new ring is being put in the slot: the programs may be
+/// writing to it already, and the reader waits on the old one.
+const POLL_WHILE_RESIZING: Duration = Duration::from_millis(1);
 const LOSS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long [`Capture::look_for_tls`] waits for the capture thread at most.
 const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
@@ -33,6 +36,8 @@ const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 /// the middle of a poll round (a round can drain the whole ring).
 const BATCH_EVENTS: usize = 1024;
 const BATCH_BYTES: usize = 1024 * 1024;
+/// What [`Reader::hold`] returns to end a read of a ring on its way in.
+const HELD_ENOUGH: i32 = -libc::ENOBUFS;
 
 /// The kernel's live filter maps: which cgroups and processes are traced.
 pub struct Filters {
@@ -287,6 +292,9 @@ fn run(
         swapped: Cell::new(false),
         failed: RefCell::new(None),
         start_bytes: config.ring_start_bytes,
+        held: RefCell::new(Vec::new()),
+        held_bytes: Cell::new(0),
+        held_most: Cell::new(0),
     };
     let batch = &reader.batch;
     batch.push(Event::Clock {
@@ -304,6 +312,8 @@ fn run(
         return Ok(stats);
     }
 
+    // A reader on a ring on its way in.
+    let mut incoming: Option<RingBuffer> = None;
     let mut last_loss_check = Instant::now();
     let mut lost_since_read = false;
     while !stop.load(Ordering::Relaxed) && !batch.closed() {
@@ -311,7 +321,12 @@ fn run(
         reader.swapped.set(false);
         // `poll` reads nothing when it times out without a wakeup; `consume` then
         // takes the records that did not reach the wakeup threshold.
-        let polled = ring.poll(POLL_INTERVAL).and_then(|()| ring.consume());
+        let interval = if reader.rings.borrow().making() {
+            POLL_WHILE_RESIZING
+        } else {
+            POLL_INTERVAL
+        };
+        let polled = ring.poll(interval).and_then(|()| ring.consume());
         batch.send();
         if let Some(e) = reader.failed.take() {
             return Err(e);
@@ -321,26 +336,35 @@ fn run(
                 return Err(CaptureError::bpf("polling the ring buffer")(e));
             }
         }
-        let now = Instant::now();
-        let retire = {
+        if incoming.is_none() {
+            if let Some(new) = reader.rings.borrow().incoming() {
+                reader.held_most.set(new.max_entries() as usize);
+                incoming = Some(open_incoming(&reader, &new)?);
+            }
+        }
+        // The kernel may be writing to the new ring already: what it holds is
+        // read now, so that the ring has room, and sent after the old one's.
+        if let Some(new) = &incoming {
+            if !reader.held_full() {
+                let read = new.consume_raw();
+                if read < 0 && read != HELD_ENOUGH {
+                    return Err(CaptureError::bpf("polling the ring buffer")(
+                        libbpf_rs::Error::from_raw_os_error(-read),
+                    ));
+                }
+            }
+        }
+        {
             let mut rings = reader.rings.borrow_mut();
-            rings.after_read(reader.drained.get(), lost_since_read, now);
-            if let Some(bytes) = rings.swap_if_made()? {
+            rings.after_read(reader.drained.get(), lost_since_read, Instant::now());
+            if let Some(bytes) = rings.take_over()? {
                 reader.announce(bytes);
                 reader.swapped.set(true);
             }
-            rings.retire_due(now)
-        };
+        }
         lost_since_read = false;
         if reader.swapped.get() {
-            // Programs that looked the old ring up before the swap finish their
-            // records; it is drained again, then read before the new one.
-            reader.rings.borrow().settle();
-            ring = reopen(ring, &reader, exec_ring)?;
-        } else if retire {
-            // The old reader still maps the replaced ring: it is drained a last time.
-            reader.rings.borrow_mut().retire(now);
-            ring = reopen(ring, &reader, exec_ring)?;
+            ring = reopen(ring, incoming.take(), &reader, exec_ring)?;
         }
         if let Some(tls) = &mut tls {
             for pid in execs.borrow_mut().drain(..) {
@@ -374,7 +398,14 @@ fn run(
     }
     // Whatever the kernel wrote before we stopped still belongs to the capture.
     let _ = ring.consume();
+    batch.send();
+    if let Some(new) = incoming.take() {
+        reader.held_most.set(usize::MAX);
+        let _ = new.consume();
+    }
+    reader.release_held();
     drop(ring);
+    drop(incoming);
     stats.lost = dropped(&maps.drops);
     note_io_urings(&mut stats, dropped(&maps.io_urings));
     batch.push(Event::Loss {
@@ -417,30 +448,19 @@ struct Reader {
     /// A swap failed inside a read; the loop ends with it.
     failed: RefCell<Option<CaptureError>>,
     start_bytes: u32,
+    /// Records read from a ring on its way in, held until the old ring is
+    /// drained to its end (see [`Rings::take_over`]), their bytes, and the
+    /// most to hold: the new ring's size (past it the ring is left to fill).
+    held: RefCell<EventBatch>,
+    held_bytes: Cell<usize>,
+    held_most: Cell<usize>,
 }
 
 impl Reader {
     /// One record: 0 to go on, non-zero to end this read.
     fn take(&self, record: &[u8]) -> i32 {
-        let (ok, bad) = self.decoded.get();
-        match decode_record(record) {
-            Ok((mut event, source)) => {
-                self.decoded.set((ok + 1, bad));
-                if let Event::Data(data) = &mut event {
-                    if data.syscall == crate::event::Syscall::Sendfile {
-                        let (filled, unfilled) = self.sendfiles.get();
-                        let ok = source
-                            .is_some_and(|s| sendfile::fill(data, &s, self.max_payload).is_ok());
-                        self.sendfiles.set(if ok {
-                            (filled + 1, unfilled)
-                        } else {
-                            (filled, unfilled + 1)
-                        });
-                    }
-                }
-                self.batch.push(event);
-            }
-            Err(_) => self.decoded.set((ok, bad + 1)),
+        if let Some(event) = self.decode(record) {
+            self.batch.push(event);
         }
         let drained = self.drained.get() + record.len();
         self.drained.set(drained);
@@ -463,6 +483,56 @@ impl Reader {
         }
     }
 
+    /// One record of a ring on its way in: held, not sent. Returns
+    /// [`HELD_ENOUGH`] to end the read once the most to hold is held.
+    fn hold(&self, record: &[u8]) -> i32 {
+        if let Some(event) = self.decode(record) {
+            self.held_bytes
+                .set(self.held_bytes.get() + event.held_bytes());
+            self.held.borrow_mut().push(event);
+        }
+        if self.held_full() {
+            HELD_ENOUGH
+        } else {
+            0
+        }
+    }
+
+    fn held_full(&self) -> bool {
+        self.held_bytes.get() >= self.held_most.get()
+    }
+
+    /// Sends what was held, in the order it was read.
+    fn release_held(&self) {
+        for event in self.held.take() {
+            self.batch.push(event);
+        }
+        self.held_bytes.set(0);
+        self.batch.send();
+    }
+
+    /// A record as an event, counted; a sendfile's bytes read from its file.
+    fn decode(&self, record: &[u8]) -> Option<Event> {
+        let (ok, bad) = self.decoded.get();
+        let Ok((mut event, source)) = decode_record(record) else {
+            self.decoded.set((ok, bad + 1));
+            return None;
+        };
+        self.decoded.set((ok + 1, bad));
+        if let Event::Data(data) = &mut event {
+            if data.syscall == crate::event::Syscall::Sendfile {
+                let (filled, unfilled) = self.sendfiles.get();
+                let ok = source.is_some_and(|s| sendfile::fill(data, &s, self.max_payload).is_ok());
+                self.sendfiles.set(if ok {
+                    (filled + 1, unfilled)
+                } else {
+                    (filled, unfilled + 1)
+                });
+            }
+        }
+        Some(event)
+    }
+
     fn announce(&self, bytes: u32) {
         eprintln!(
             "flowtap: the ring buffer is now {} MiB ({})",
@@ -476,18 +546,16 @@ impl Reader {
     }
 }
 
-/// Opens a reader on the rings (a replaced one first) and the TLS object's exec ring.
+/// Opens a reader on the current ring and the TLS object's exec ring.
 fn open_reader<'a>(
     reader: &'a Reader,
     execs: Option<(&MapHandle, &'a RefCell<Vec<u32>>)>,
 ) -> Result<RingBuffer<'a>, CaptureError> {
     let mut builder = RingBufferBuilder::new();
     let rings = reader.rings.borrow();
-    for ring in rings.readable() {
-        builder
-            .add(ring, |record: &[u8]| reader.take(record))
-            .map_err(CaptureError::bpf("opening the ring buffer"))?;
-    }
+    builder
+        .add(rings.current(), |record: &[u8]| reader.take(record))
+        .map_err(CaptureError::bpf("opening the ring buffer"))?;
     if let Some((exec_ring, execs)) = execs {
         builder
             .add(exec_ring, |record: &[u8]| {
@@ -503,9 +571,24 @@ fn open_reader<'a>(
         .map_err(CaptureError::bpf("opening the ring buffer"))
 }
 
-/// Drains `old` to the end, then opens a reader on the rings there are now.
+/// Opens a reader that holds what it reads: on a ring the programs may write
+/// to before the old one has all it ever will.
+fn open_incoming<'a>(reader: &'a Reader, ring: &MapHandle) -> Result<RingBuffer<'a>, CaptureError> {
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(ring, |record: &[u8]| reader.hold(record))
+        .map_err(CaptureError::bpf("opening the ring buffer"))?;
+    builder
+        .build()
+        .map_err(CaptureError::bpf("opening the ring buffer"))
+}
+
+/// Drains `old`, whose ring was replaced, to the end; sends what `incoming`
+/// held after it; lets both go and opens a reader on the current ring, which
+/// goes on from where `incoming` stopped.
 fn reopen<'a>(
     old: RingBuffer<'a>,
+    incoming: Option<RingBuffer<'a>>,
     reader: &'a Reader,
     execs: Option<(&MapHandle, &'a RefCell<Vec<u32>>)>,
 ) -> Result<RingBuffer<'a>, CaptureError> {
@@ -519,7 +602,10 @@ fn reopen<'a>(
             return Err(CaptureError::bpf("polling the ring buffer")(e));
         }
     }
+    drop(incoming);
+    reader.release_held();
     drop(old);
+    reader.rings.borrow_mut().let_replaced_go();
     open_reader(reader, execs)
 }
 

@@ -3,11 +3,13 @@
 //! idle capture's RSS), large while traffic outpaces the reader.
 //!
 //! The programs find the ring through a one-slot array of maps (bpf/ring.bpf.h).
-//! A resize makes a new ring while the reader goes on draining the old one,
-//! then puts it in the slot; the old one is still read, first, until every
-//! record written to it has been taken.
+//! A resize makes a new ring and puts it in the slot on a thread of its own,
+//! while the reader goes on draining the old one. The slot's update returns
+//! once no program can still be writing to the old ring; the reader then
+//! drains it to the end and reads the new one from then on.
 
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -72,9 +74,9 @@ impl RingPolicy {
     ///
     /// A burst sets it growing to the most it may, in two steps: first double
     /// the start, then the rest. The kernel makes a ring in time roughly
-    /// proportional to its size (about 3 ms for 8 MiB and 10 ms for 64 MiB on
-    /// these machines) and the burst goes on filling the old ring until the
-    /// new one is in, so the small step comes soonest; the empty ring it
+    /// proportional to its size (2 to 6 ms for 16 MiB and 9 to 25 ms for 64
+    /// MiB on these machines) and the burst goes on filling the old ring until
+    /// the new one is made, so the small step comes soonest; the empty ring it
     /// brings absorbs the burst while the large one is made. It shrinks back
     /// to the start, at once, when no read has drained an eighth of the start
     /// size for [`QUIET_FOR`].
@@ -103,28 +105,31 @@ impl RingPolicy {
     }
 }
 
+/// A ring on its way in. Making 64 MiB took the kernel 9 to 25 ms here, and
+/// the slot's update waits for an RCU grace period (5 to 18 ms): the reader
+/// goes on reading all along, the old ring and, once it is made, the new one.
+struct Making {
+    bytes: u32,
+    /// The new ring, sent once it is made and before it is put in the slot.
+    made: mpsc::Receiver<MapHandle>,
+    /// Ends once the ring is in the slot and the grace period is over.
+    put: JoinHandle<Result<MapHandle, CaptureError>>,
+}
+
 /// The rings the kernel writes to and flowtap reads, and when to change them.
 pub struct Rings {
     policy: RingPolicy,
-    slot: MapHandle,
+    slot: Arc<MapHandle>,
     current: MapHandle,
-    /// A ring being made on a thread of its own: making 64 MiB takes the kernel
-    /// about 10 ms, which the reader spends draining the ring it has.
-    making: Option<(u32, JoinHandle<Result<MapHandle, CaptureError>>)>,
-    /// Rings replaced, oldest first, each with when it was: still read (before
-    /// the current one) until [`Rings::retire_due`].
-    retiring: Vec<(MapHandle, Instant)>,
+    /// A ring being made and put in the slot on a thread of its own.
+    making: Option<Making>,
+    /// The ring the current one replaced, until the reader has drained it and
+    /// reopened on the current one alone.
+    replaced: Option<MapHandle>,
     /// The largest ring used, and how many swaps there were.
     pub largest: u32,
     pub resizes: u32,
 }
-
-/// How long after a swap the replaced ring is drained again before the reader
-/// reopens on both: programs that looked it up before the swap have finished
-/// their records by then, so none is read after a later one from the new ring.
-const SETTLE: Duration = Duration::from_millis(10);
-/// How long a replaced ring is still read: a wide margin over [`SETTLE`].
-const RETIRE_AFTER: Duration = Duration::from_secs(1);
 
 impl Rings {
     /// Makes a ring of the policy's start size and puts it in `slot` (the
@@ -135,18 +140,18 @@ impl Rings {
         Ok(Rings {
             largest: policy.current(),
             policy,
-            slot,
+            slot: Arc::new(slot),
             current,
             making: None,
-            retiring: Vec::new(),
+            replaced: None,
             resizes: 0,
         })
     }
 
     /// Record by record, mid-read (a read lasts as long as a burst does):
     /// starts a larger ring once this read has drained an eighth of the ring,
-    /// or the second step of a growth, and swaps in a ring once it is made.
-    /// Returns the new size when it swapped. A fixed ring costs one compare.
+    /// or the second step of a growth, and takes a ring over once it is in the
+    /// slot. Returns the new size when it did. A fixed ring costs one compare.
     pub fn during_read(&mut self, drained: usize) -> Result<Option<u32>, CaptureError> {
         if self.policy.fixed() {
             return Ok(None);
@@ -156,7 +161,7 @@ impl Rings {
         {
             self.after_read(drained, false, Instant::now());
         }
-        self.swap_if_made()
+        self.take_over()
     }
 
     /// Tells the policy what a read drained (and whether the kernel lost
@@ -166,67 +171,69 @@ impl Rings {
             return;
         }
         if let Some(bytes) = self.policy.after_read(drained, lost, now) {
-            self.making = Some((bytes, thread::spawn(move || make_ring(bytes))));
+            let slot = self.slot.clone();
+            let (made_tx, made) = mpsc::channel();
+            let put = thread::spawn(move || {
+                let ring = make_ring(bytes)?;
+                if let Ok(copy) = MapHandle::try_from(&ring) {
+                    let _ = made_tx.send(copy);
+                }
+                put(&slot, &ring)?;
+                Ok(ring)
+            });
+            self.making = Some(Making { bytes, made, put });
         }
     }
 
-    /// Once the ring being made is ready, puts it in the slot: the programs
-    /// write to it from then on. Returns its size when it swapped; the caller
-    /// then [`Rings::settle`]s and reopens its reader on [`Rings::readable`].
-    pub fn swap_if_made(&mut self) -> Result<Option<u32>, CaptureError> {
-        if !self
-            .making
-            .as_ref()
-            .is_some_and(|(_, made)| made.is_finished())
+    /// The ring being made, once it is (once only): the reader may read it
+    /// from now on, but must hold what it reads there until
+    /// [`Rings::take_over`], when the old ring has all it ever will.
+    pub fn incoming(&self) -> Option<MapHandle> {
+        self.making.as_ref()?.made.try_recv().ok()
+    }
+
+    /// Whether a ring is being made: the reader then polls often, since the
+    /// programs may be writing to a ring it does not wait on yet.
+    pub fn making(&self) -> bool {
+        self.making.is_some()
+    }
+
+    /// Once the ring being made is in the slot, it becomes the current one.
+    /// The slot's update returned only after an RCU grace period, so every
+    /// program that found the old ring there has finished its record: the old
+    /// ring holds all it ever will, each record before anything in the new
+    /// one. Returns the new size; the caller then drains the old ring and
+    /// reopens its reader on [`Rings::current`].
+    pub fn take_over(&mut self) -> Result<Option<u32>, CaptureError> {
+        // Not before the reader has drained and let go the last one replaced:
+        // the current ring may not have been read at all yet.
+        if self.replaced.is_some()
+            || !self
+                .making
+                .as_ref()
+                .is_some_and(|making| making.put.is_finished())
         {
             return Ok(None);
         }
-        let Some((bytes, made)) = self.making.take() else {
+        let Some(Making { bytes, put, .. }) = self.making.take() else {
             return Ok(None);
         };
-        let ring = made.join().map_err(|_| CaptureError::ThreadLost)??;
-        put(&self.slot, &ring)?;
-        let old = std::mem::replace(&mut self.current, ring);
-        self.retiring.push((old, Instant::now()));
+        let ring = put.join().map_err(|_| CaptureError::ThreadLost)??;
+        self.replaced = Some(std::mem::replace(&mut self.current, ring));
         self.largest = self.largest.max(bytes);
         self.resizes += 1;
         Ok(Some(bytes))
     }
 
-    /// Waits out what is left of [`SETTLE`] since the last swap.
-    pub fn settle(&self) {
-        if let Some((_, at)) = self.retiring.last() {
-            if let Some(left) = SETTLE.checked_sub(at.elapsed()) {
-                thread::sleep(left);
-            }
-        }
+    /// The ring to open a reader on.
+    pub fn current(&self) -> &MapHandle {
+        &self.current
     }
 
-    /// The rings to open a reader on, in the order to read them: replaced
-    /// ones first, oldest first, since each holds only records written before
-    /// anything in the next.
-    pub fn readable(&self) -> impl Iterator<Item = &MapHandle> {
-        self.retiring
-            .iter()
-            .map(|(ring, _)| ring)
-            .chain(std::iter::once(&self.current))
-    }
-
-    /// Whether a replaced ring has been read long enough: then [`Rings::retire`]
-    /// and reopen the reader, which drains it a last time. (A ring is replaced
-    /// at least [`RETIRE_AFTER`] before it retires, and every swap reopens the
-    /// reader as soon as the read ends, so each was opened before it goes.)
-    pub fn retire_due(&self, now: Instant) -> bool {
-        self.retiring
-            .first()
-            .is_some_and(|(_, at)| now.duration_since(*at) >= RETIRE_AFTER)
-    }
-
-    /// Lets the rings replaced [`RETIRE_AFTER`] ago go: the kernel frees each
-    /// once no reader maps it.
-    pub fn retire(&mut self, now: Instant) {
-        self.retiring
-            .retain(|(_, at)| now.duration_since(*at) < RETIRE_AFTER);
+    /// Lets the replaced ring go, once the reader that mapped it has drained
+    /// it and is dropped: the kernel frees it then.
+    pub fn let_replaced_go(&mut self) {
+        self.replaced = None;
     }
 }
 

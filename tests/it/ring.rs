@@ -85,7 +85,7 @@ fn the_ring_grows_when_a_burst_outruns_the_reader_and_loses_nothing() {
             "the ring did not grow to {mib} MiB"
         );
     }
-    // The old rings are read a little longer, then let go.
+    // Each old ring is let go once drained, as the reader moves to the next.
     let maps = wait_for_one_ring(live.pid(), 64);
     assert!(maps.contains(&ring_mapping(64)), "{maps:?}");
     assert!(!maps.contains(&ring_mapping(8)), "{maps:?}");
