@@ -20,10 +20,10 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject, ProgramMut, UprobeOpts};
 use symbols::{ssl_library_in, SslLibrary};
 
+use super::links;
 use super::loader::{CaptureConfig, CaptureError, Scope};
 use super::skel::types::ft_syscall;
 use super::skel::FlowtapSkel;
-use super::links;
 use skel::{TlsSkel, TlsSkelBuilder};
 
 use maps::{is_openssl_libcrypto, is_openssl_libssl, openssl_libraries, Library};
@@ -95,10 +95,7 @@ impl<'obj> TlsProbes<'obj> {
         rodata.self_tgid = std::process::id();
         rodata.pid_filter = matches!(config.scope, Scope::ProcessTrees(_));
         // The main object looked the kfunc up in the kernel's BTF already.
-        rodata.typed_casts = main
-            .maps
-            .rodata_data
-            .is_some_and(|main| main.typed_casts);
+        rodata.typed_casts = main.maps.rodata_data.is_some_and(|main| main.typed_casts);
         let share = CaptureError::bpf("sharing the main object's maps with the TLS object");
         let shared = [
             open.maps.rings.reuse_fd(main.maps.rings.as_fd()),
