@@ -13,6 +13,7 @@ pub mod clock;
 pub mod containers;
 pub mod event;
 pub mod flow;
+pub mod heap;
 pub mod http;
 pub mod merge;
 pub mod pipeline;

@@ -30,6 +30,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// writing to it already, and the reader waits on the old one.
 const POLL_WHILE_RESIZING: Duration = Duration::from_millis(1);
 const LOSS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the ring stays empty after traffic before the heap's free memory
+/// goes back to the kernel.
+const QUIET_BEFORE_TRIM: Duration = Duration::from_secs(1);
 /// How long [`Capture::look_for_tls`] waits for the capture thread at most.
 const TLS_SCAN_WAIT: Duration = Duration::from_secs(10);
 /// A batch is sent once it holds this many events or this many bytes, even in
@@ -316,6 +319,11 @@ fn run(
     let mut incoming: Option<RingBuffer> = None;
     let mut last_loss_check = Instant::now();
     let mut lost_since_read = false;
+    // Loading and attaching (the kernel's BTF, libraries' symbol tables)
+    // left memory free inside the heap.
+    crate::heap::give_back();
+    // When a read last took records, if the heap has not been trimmed since.
+    let mut busy_at: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) && !batch.closed() {
         reader.drained.set(0);
         reader.swapped.set(false);
@@ -363,6 +371,13 @@ fn run(
             }
         }
         lost_since_read = false;
+        let now = Instant::now();
+        if reader.drained.get() > 0 {
+            busy_at = Some(now);
+        } else if busy_at.is_some_and(|at| now.duration_since(at) >= QUIET_BEFORE_TRIM) {
+            busy_at = None;
+            crate::heap::give_back();
+        }
         if reader.swapped.get() {
             ring = reopen(ring, incoming.take(), &reader, exec_ring)?;
         }
