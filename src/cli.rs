@@ -97,17 +97,16 @@ pub struct CaptureArgs {
     /// bodies are cut, counted in the summary, and their flows say so.
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     pub body_budget: usize,
-    /// Kernel ring buffer size in MiB (a power of two); with --ring-start-mib,
-    /// the most it grows to.
+    /// The most the kernel ring buffer grows to, in MiB (a power of two).
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub ring_mib: u32,
     /// Start the kernel ring buffer at this size in MiB (a power of two, at
     /// most --ring-mib) and grow it to --ring-mib when one read drains an
     /// eighth of it or the kernel drops a record; it shrinks back after a
     /// minute of light traffic. The kernel maps the ring into flowtap twice, so
-    /// this is most of an idle capture's memory; but a burst that fills the
-    /// small ring before the reader gets the CPU is lost (and counted).
-    /// Default: --ring-mib, a ring that never changes.
+    /// this is most of an idle capture's memory. Default: 16, or --ring-mib if
+    /// that is less; --ring-start-mib equal to --ring-mib makes a ring that
+    /// never changes.
     #[arg(long, value_name = "MIB")]
     pub ring_start_mib: Option<u32>,
     /// Also print libbpf's own messages (its verifier log when a program does

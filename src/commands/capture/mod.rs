@@ -23,6 +23,11 @@ use crate::cli::CaptureArgs;
 /// batch holds at most about 1 MiB (capture::poller), so this bounds them to
 /// about 32 MiB; past it the capture thread waits and the kernel's ring fills.
 const CHANNEL_DEPTH: usize = 32;
+/// The ring's start size by default. The kernel maps a ring into flowtap
+/// twice, so this is most of an idle capture's memory (README, Memory
+/// budgets); 16 MiB took a 26 MB burst from idle on a 2-core machine while the
+/// ring grew (tests/it/reorder_live.rs), where 8 MiB did not.
+const RING_START_BYTES: u32 = 16 << 20;
 const TICK: Duration = Duration::from_millis(100);
 /// Batches taken in one go before flows are let out and a stop request is checked.
 const BURST: usize = 8;
@@ -193,9 +198,7 @@ fn capture_config(args: &CaptureArgs) -> anyhow::Result<CaptureConfig> {
     let ring_max_bytes = mebibytes("--ring-mib", args.ring_mib)?;
     let ring_start_bytes = match args.ring_start_mib {
         Some(mib) => mebibytes("--ring-start-mib", mib)?,
-        // Growing takes a read, and a read takes the CPU: on a busy machine a
-        // burst can fill a small ring before the reader runs at all.
-        None => ring_max_bytes,
+        None => RING_START_BYTES.min(ring_max_bytes),
     };
     Ok(CaptureConfig {
         scope,
@@ -237,4 +240,39 @@ fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
         signal_hook::flag::register(signal, stop.clone()).context("installing signal handlers")?;
     }
     Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn config(flags: &[&str]) -> anyhow::Result<CaptureConfig> {
+        let args = ["flowtap", "capture", "--all-processes"]
+            .iter()
+            .chain(flags);
+        match Cli::try_parse_from(args)?.command {
+            Command::Capture(args) => capture_config(&args),
+            _ => unreachable!("parsed as capture"),
+        }
+    }
+
+    #[test]
+    fn the_ring_starts_at_16_mib_and_grows_to_ring_mib() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.ring_start_bytes, c.ring_max_bytes), (16 << 20, 64 << 20));
+        let c = config(&["--ring-mib", "256"]).unwrap();
+        assert_eq!(
+            (c.ring_start_bytes, c.ring_max_bytes),
+            (16 << 20, 256 << 20)
+        );
+        // A smaller most is also where it starts: a ring that never changes.
+        let c = config(&["--ring-mib", "8"]).unwrap();
+        assert_eq!((c.ring_start_bytes, c.ring_max_bytes), (8 << 20, 8 << 20));
+        let c = config(&["--ring-start-mib", "64"]).unwrap();
+        assert_eq!((c.ring_start_bytes, c.ring_max_bytes), (64 << 20, 64 << 20));
+        assert!(config(&["--ring-start-mib", "12"]).is_err());
+    }
 }
