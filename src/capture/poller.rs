@@ -415,8 +415,11 @@ fn run(
     let _ = ring.consume();
     batch.send();
     if let Some(new) = incoming.take() {
-        reader.held_most.set(usize::MAX);
-        let _ = new.consume();
+        // A ring on its way in is drained too, in held pieces of at most its
+        // size, each sent before the next is read.
+        while new.consume_raw() == HELD_ENOUGH {
+            reader.release_held();
+        }
     }
     reader.release_held();
     drop(ring);
