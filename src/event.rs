@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -447,10 +448,11 @@ pub struct ContainerEvent {
 /// A container as flowtap knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerInfo {
-    pub id: String,
-    pub name: String,
-    pub compose_project: Option<String>,
-    pub compose_service: Option<String>,
+    /// Shared, not copied, by every flow that names the container.
+    pub id: Arc<str>,
+    pub name: Arc<str>,
+    pub compose_project: Option<Arc<str>>,
+    pub compose_service: Option<Arc<str>>,
     /// Inode of its cgroup v2 directory; what `bpf_get_current_cgroup_id()` returns
     /// inside it. Absent when the cgroup could not be found.
     pub cgroup_id: Option<u64>,

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -106,10 +107,13 @@ pub struct Endpoint {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Container {
-    pub id: String,
-    pub name: String,
-    pub compose_project: Option<String>,
-    pub compose_service: Option<String>,
+    /// A container's strings are shared with flowtap's map of containers: a flow
+    /// names up to three containers, and copying their strings was up to a dozen
+    /// allocations a flow.
+    pub id: Arc<str>,
+    pub name: Arc<str>,
+    pub compose_project: Option<Arc<str>>,
+    pub compose_service: Option<Arc<str>>,
 }
 
 impl From<&ContainerInfo> for Container {

@@ -176,7 +176,7 @@ mod tests {
             ts: 1,
             action,
             container: ContainerInfo {
-                id: format!("{cgroup:064}"),
+                id: format!("{cgroup:064}").into(),
                 name: name.into(),
                 compose_project: None,
                 compose_service: None,

@@ -35,9 +35,9 @@ fn table(containers: &[ContainerInfo]) -> String {
     for c in containers {
         let ips: Vec<String> = c.ips.iter().map(ToString::to_string).collect();
         rows.push([
-            c.name.clone(),
-            c.compose_service.clone().unwrap_or_else(dash),
-            c.compose_project.clone().unwrap_or_else(dash),
+            c.name.to_string(),
+            c.compose_service.as_deref().unwrap_or("-").to_string(),
+            c.compose_project.as_deref().unwrap_or("-").to_string(),
             c.cgroup_id.map(|id| id.to_string()).unwrap_or_else(dash),
             if ips.is_empty() {
                 dash()
@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn table_aligns_columns_and_marks_what_is_missing() {
         let api = ContainerInfo {
-            id: "a".repeat(64),
+            id: "a".repeat(64).into(),
             name: "demo_api_1".into(),
             compose_project: Some("demo".into()),
             compose_service: Some("api".into()),
@@ -81,7 +81,7 @@ mod tests {
             pid: Some(7),
         };
         let loose = ContainerInfo {
-            id: "b".repeat(64),
+            id: "b".repeat(64).into(),
             name: "x".into(),
             compose_project: None,
             compose_service: None,

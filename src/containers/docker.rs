@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
@@ -175,7 +176,11 @@ fn short_reason(e: &BollardError) -> String {
 pub fn info_from_inspect(r: &ContainerInspectResponse) -> Option<ContainerInfo> {
     let id = r.id.clone().filter(|id| !id.is_empty())?;
     let labels = r.config.as_ref().and_then(|c| c.labels.as_ref());
-    let label = |key: &str| labels.and_then(|l| l.get(key)).cloned();
+    let label = |key: &str| {
+        labels
+            .and_then(|l| l.get(key))
+            .map(|v| Arc::from(v.as_str()))
+    };
     let running = r.state.as_ref().and_then(|s| s.running).unwrap_or(false);
     let pid = r
         .state
@@ -189,13 +194,13 @@ pub fn info_from_inspect(r: &ContainerInspectResponse) -> Option<ContainerInfo> 
         .as_ref()
         .and_then(|n| n.networks.as_ref());
     Some(ContainerInfo {
-        name: container_name(r.name.as_deref(), &id),
+        name: container_name(r.name.as_deref(), &id).into(),
         compose_project: label(COMPOSE_PROJECT_LABEL),
         compose_service: label(COMPOSE_SERVICE_LABEL),
         cgroup_id: None,
         ips: networks.map(network_ips).unwrap_or_default(),
         pid,
-        id,
+        id: id.into(),
     })
 }
 
@@ -203,20 +208,24 @@ pub fn info_from_inspect(r: &ContainerInspectResponse) -> Option<ContainerInfo> 
 /// neither). `None` when the entry has no id.
 pub fn info_from_summary(s: &ContainerSummary) -> Option<ContainerInfo> {
     let id = s.id.clone().filter(|id| !id.is_empty())?;
-    let label = |key: &str| s.labels.as_ref().and_then(|l| l.get(key)).cloned();
+    let label = |key: &str| {
+        (s.labels.as_ref())
+            .and_then(|l| l.get(key))
+            .map(|v| Arc::from(v.as_str()))
+    };
     let first_name = s.names.as_ref().and_then(|n| n.first()).map(String::as_str);
     let networks = s
         .network_settings
         .as_ref()
         .and_then(|n| n.networks.as_ref());
     Some(ContainerInfo {
-        name: container_name(first_name, &id),
+        name: container_name(first_name, &id).into(),
         compose_project: label(COMPOSE_PROJECT_LABEL),
         compose_service: label(COMPOSE_SERVICE_LABEL),
         cgroup_id: None,
         ips: networks.map(network_ips).unwrap_or_default(),
         pid: None,
-        id,
+        id: id.into(),
     })
 }
 
@@ -272,8 +281,8 @@ mod tests {
     #[test]
     fn inspect_gives_name_labels_ips_and_pid() {
         let info = info_from_inspect(&parse(&inspect_json(true, 4242))).unwrap();
-        assert_eq!(info.id, ID);
-        assert_eq!(info.name, "demo_api_1");
+        assert_eq!(&*info.id, ID);
+        assert_eq!(&*info.name, "demo_api_1");
         assert_eq!(info.compose_project.as_deref(), Some("demo"));
         assert_eq!(info.compose_service.as_deref(), Some("api"));
         assert_eq!(info.pid, Some(4242));
@@ -303,7 +312,7 @@ mod tests {
     fn a_bare_container_has_no_compose_labels_or_ips() {
         let info =
             info_from_inspect(&parse(&format!(r#"{{"Id": "{ID}", "Name": "/x"}}"#))).unwrap();
-        assert_eq!(info.name, "x");
+        assert_eq!(&*info.name, "x");
         assert_eq!(info.compose_project, None);
         assert_eq!(info.compose_service, None);
         assert!(info.ips.is_empty());
@@ -337,7 +346,7 @@ mod tests {
         );
         let summary: ContainerSummary = serde_json::from_str(&json).unwrap();
         let info = info_from_summary(&summary).unwrap();
-        assert_eq!(info.name, "demo_client_run_1");
+        assert_eq!(&*info.name, "demo_client_run_1");
         assert_eq!(info.compose_project.as_deref(), Some("demo"));
         assert_eq!(info.compose_service.as_deref(), Some("client"));
         assert_eq!(info.ips, vec!["172.21.0.4".parse::<IpAddr>().unwrap()]);

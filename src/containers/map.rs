@@ -20,7 +20,7 @@ const OBSERVED_IPS: usize = 65_536;
 /// kernel saw it. Both come from events, so replay names containers as live did.
 #[derive(Debug, Default)]
 pub struct ContainerMap {
-    by_id: HashMap<String, Arc<ContainerInfo>>,
+    by_id: HashMap<Arc<str>, Arc<ContainerInfo>>,
     by_cgroup: HashMap<u64, Arc<ContainerInfo>>,
     by_ip: HashMap<IpAddr, Arc<ContainerInfo>>,
     /// Cgroups of dead containers, oldest first, still in `by_cgroup`.
@@ -82,7 +82,7 @@ impl ContainerMap {
             let still_live = self
                 .by_cgroup
                 .get(&oldest)
-                .and_then(|c| self.by_id.get(&c.id))
+                .and_then(|c| self.by_id.get(&*c.id))
                 .is_some_and(|live| live.cgroup_id == Some(oldest));
             if !still_live {
                 self.by_cgroup.remove(&oldest);
@@ -137,7 +137,7 @@ mod tests {
     fn info(id: &str, cgroup: u64, ip: &str) -> ContainerInfo {
         ContainerInfo {
             id: id.into(),
-            name: format!("demo-{id}-1"),
+            name: format!("demo-{id}-1").into(),
             compose_project: Some("demo".into()),
             compose_service: Some(id.into()),
             cgroup_id: Some(cgroup),
@@ -158,12 +158,15 @@ mod tests {
     fn finds_by_cgroup_and_ip_and_forgets_ips_on_die() {
         let mut map = ContainerMap::new();
         map.apply(&event(ContainerAction::Seen, info("api", 11, "172.18.0.2")));
-        assert_eq!(map.by_cgroup(11).unwrap().name, "demo-api-1");
-        assert_eq!(map.by_ip(&"172.18.0.2".parse().unwrap()).unwrap().id, "api");
+        assert_eq!(&*map.by_cgroup(11).unwrap().name, "demo-api-1");
+        assert_eq!(
+            &*map.by_ip(&"172.18.0.2".parse().unwrap()).unwrap().id,
+            "api"
+        );
         map.apply(&event(ContainerAction::Die, info("api", 11, "172.18.0.2")));
         assert!(map.by_ip(&"172.18.0.2".parse().unwrap()).is_none());
         assert_eq!(
-            map.by_cgroup(11).unwrap().name,
+            &*map.by_cgroup(11).unwrap().name,
             "demo-api-1",
             "its past flows keep the name"
         );
@@ -178,7 +181,7 @@ mod tests {
         map.apply(&event(ContainerAction::Start, client));
         let ip: IpAddr = "172.18.0.6".parse().unwrap();
         map.observe_local_ip(ip, 21);
-        assert_eq!(map.by_ip(&ip).unwrap().id, "client");
+        assert_eq!(&*map.by_ip(&ip).unwrap().id, "client");
         // Loopback, and processes outside containers, teach nothing.
         map.observe_local_ip("127.0.0.1".parse().unwrap(), 21);
         map.observe_local_ip("172.18.0.1".parse().unwrap(), 999);
@@ -189,7 +192,7 @@ mod tests {
             ContainerAction::Start,
             info("api", 11, "172.18.0.6"),
         ));
-        assert_eq!(map.by_ip(&ip).unwrap().id, "api");
+        assert_eq!(&*map.by_ip(&ip).unwrap().id, "api");
     }
 
     #[test]
@@ -208,11 +211,11 @@ mod tests {
         map.apply(&event(ContainerAction::Update, restarted));
         assert_eq!(map.retired, [11]);
         assert_eq!(
-            map.by_cgroup(11).unwrap().id,
+            &*map.by_cgroup(11).unwrap().id,
             "api",
             "the old cgroup still names it"
         );
-        assert_eq!(map.by_cgroup(12).unwrap().id, "api");
+        assert_eq!(&*map.by_cgroup(12).unwrap().id, "api");
     }
 
     #[test]
@@ -237,6 +240,9 @@ mod tests {
         map.apply(&event(ContainerAction::Seen, info("old", 1, "172.18.0.5")));
         map.apply(&event(ContainerAction::Start, info("new", 2, "172.18.0.5")));
         map.apply(&event(ContainerAction::Die, info("old", 1, "172.18.0.5")));
-        assert_eq!(map.by_ip(&"172.18.0.5".parse().unwrap()).unwrap().id, "new");
+        assert_eq!(
+            &*map.by_ip(&"172.18.0.5".parse().unwrap()).unwrap().id,
+            "new"
+        );
     }
 }

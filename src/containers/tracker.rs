@@ -28,7 +28,7 @@ impl Tracker {
     /// ones `Start`, changed ones `Update` and the missing ones `Die`.
     pub fn reconcile(&mut self, running: Vec<ContainerInfo>, first: bool) -> Vec<Change> {
         let mut changes = Vec::new();
-        let listed: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
+        let listed: Vec<String> = running.iter().map(|c| c.id.to_string()).collect();
         let mut gone: Vec<String> = self
             .known
             .keys()
@@ -72,8 +72,8 @@ impl Tracker {
             }
             None => {
                 let info = ContainerInfo {
-                    id: id.to_string(),
-                    name: id.chars().take(12).collect(),
+                    id: id.into(),
+                    name: id.chars().take(12).collect::<String>().into(),
                     compose_project: None,
                     compose_service: None,
                     cgroup_id: Some(cgroup_id),
@@ -93,9 +93,9 @@ impl Tracker {
     }
 
     fn sight(&mut self, info: ContainerInfo, new_action: ContainerAction) -> Option<Change> {
-        match self.known.get_mut(&info.id) {
+        match self.known.get_mut(&*info.id) {
             None => {
-                self.known.insert(info.id.clone(), info.clone());
+                self.known.insert(info.id.to_string(), info.clone());
                 Some((new_action, info))
             }
             Some(old) => {
@@ -130,7 +130,7 @@ mod tests {
     fn info(id: &str, ip: &str) -> ContainerInfo {
         ContainerInfo {
             id: id.into(),
-            name: format!("demo_{id}_1"),
+            name: format!("demo_{id}_1").into(),
             compose_project: Some("demo".into()),
             compose_service: Some(id.into()),
             cgroup_id: Some(100),
@@ -140,7 +140,7 @@ mod tests {
     }
 
     fn actions(changes: &[Change]) -> Vec<(ContainerAction, &str)> {
-        changes.iter().map(|(a, c)| (*a, c.id.as_str())).collect()
+        changes.iter().map(|(a, c)| (*a, &*c.id)).collect()
     }
 
     #[test]
@@ -149,17 +149,14 @@ mod tests {
         let id = "0123456789abcdef0123";
         let (action, early) = t.created(id, 5).expect("announced");
         assert_eq!(action, ContainerAction::Created);
-        assert_eq!(
-            (early.name.as_str(), early.cgroup_id),
-            ("0123456789ab", Some(5))
-        );
+        assert_eq!((&*early.name, early.cgroup_id), ("0123456789ab", Some(5)));
         assert_eq!(t.created(id, 5), None, "the same cgroup again says nothing");
         let mut named = info(id, "172.18.0.3");
         named.cgroup_id = None;
         let (action, merged) = t.sighted(named).expect("the listing names it");
         assert_eq!(action, ContainerAction::Update);
         assert_eq!(
-            (merged.name.as_str(), merged.cgroup_id),
+            (&*merged.name, merged.cgroup_id),
             (named_of(id).as_str(), Some(5))
         );
     }
@@ -176,7 +173,7 @@ mod tests {
     }
 
     fn named_of(id: &str) -> String {
-        info(id, "172.18.0.3").name
+        info(id, "172.18.0.3").name.to_string()
     }
 
     #[test]
@@ -266,7 +263,7 @@ mod tests {
         let mut t = Tracker::new();
         t.sighted(info("api", "10.0.0.2"));
         let (action, c) = t.died("api").unwrap();
-        assert_eq!((action, c.id.as_str()), (ContainerAction::Die, "api"));
+        assert_eq!((action, &*c.id), (ContainerAction::Die, "api"));
         assert_eq!(t.died("api"), None);
         assert_eq!(t.died("never"), None);
         assert!(!t.is_known("api"));

@@ -38,7 +38,7 @@ mod tests {
 
     fn container(cgroup_id: Option<u64>) -> ContainerInfo {
         ContainerInfo {
-            id: "a".repeat(64),
+            id: "a".repeat(64).into(),
             name: "x".into(),
             compose_project: None,
             compose_service: None,

@@ -77,7 +77,7 @@ mod tests {
             ts: 0,
             action,
             container: ContainerInfo {
-                id: "ab".repeat(32),
+                id: "ab".repeat(32).into(),
                 name: name.into(),
                 compose_project: project.map(Into::into),
                 compose_service: None,

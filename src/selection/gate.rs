@@ -144,7 +144,7 @@ mod tests {
             ts: 0,
             action,
             container: ContainerInfo {
-                id: "c0ffee".repeat(10),
+                id: "c0ffee".repeat(10).into(),
                 name: if project.is_some() {
                     "demo_client_run_1".into()
                 } else {

@@ -53,7 +53,7 @@ impl Selector {
             return Some(self.matches(c));
         }
         let by_id = |want: &String| {
-            want == &c.id || (want.len() >= MIN_ID_PREFIX && c.id.starts_with(want.as_str()))
+            **want == *c.id || (want.len() >= MIN_ID_PREFIX && c.id.starts_with(want.as_str()))
         };
         (self.compose_project.is_none() && self.containers.iter().any(by_id)).then_some(true)
     }
@@ -71,7 +71,7 @@ impl Selector {
 
 /// Whether `want` (a name, a full id or an id prefix) names container `c`.
 fn names(want: &str, c: &ContainerInfo) -> bool {
-    want == c.name || want == c.id || (want.len() >= MIN_ID_PREFIX && c.id.starts_with(want))
+    want == &*c.name || want == &*c.id || (want.len() >= MIN_ID_PREFIX && c.id.starts_with(want))
 }
 
 #[cfg(test)]

@@ -62,13 +62,9 @@ pub struct Filter {
 
 fn names(e: &Endpoint) -> impl Iterator<Item = &str> {
     e.container.iter().flat_map(|c| {
-        [
-            Some(c.name.as_str()),
-            c.compose_service.as_deref(),
-            Some(c.id.as_str()),
-        ]
-        .into_iter()
-        .flatten()
+        [Some(&*c.name), c.compose_service.as_deref(), Some(&*c.id)]
+            .into_iter()
+            .flatten()
     })
 }
 

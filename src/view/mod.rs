@@ -23,7 +23,7 @@ pub fn label(endpoint: &Endpoint, process: Option<&Process>, is_server: bool) ->
         .as_ref()
         .or_else(|| process.and_then(|p| p.container.as_ref()));
     if let Some(c) = container {
-        return c.compose_service.clone().unwrap_or_else(|| c.name.clone());
+        return c.compose_service.as_deref().unwrap_or(&c.name).to_string();
     }
     match (endpoint.ip, endpoint.port, process) {
         (Some(ip), Some(port), _) if is_server => std::net::SocketAddr::new(ip, port).to_string(),

@@ -124,7 +124,7 @@ fn cgroup_id_of(container: &str) -> u64 {
 
 fn find<'a>(list: &'a [ContainerInfo], name: &str) -> &'a ContainerInfo {
     list.iter()
-        .find(|c| c.name == name)
+        .find(|c| *c.name == *name)
         .unwrap_or_else(|| panic!("{name} not among {list:?}"))
 }
 
@@ -142,7 +142,7 @@ async fn discovery_finds_name_labels_ips_and_cgroup_id() {
     let docker_client = Docker::connect().await.expect(NEEDS_DOCKER);
     let running = docker_client.running().await.unwrap();
     let probe = find(&running, &name);
-    assert_eq!(probe.id, id);
+    assert_eq!(&*probe.id, id);
     assert_eq!(probe.compose_project.as_deref(), Some("flowtapit"));
     assert_eq!(probe.compose_service.as_deref(), Some("probe"));
     assert_eq!(probe.ips, vec![ip.parse::<std::net::IpAddr>().unwrap()]);
@@ -156,7 +156,7 @@ async fn next_about(
     name: &str,
     limit: Duration,
 ) -> Option<ContainerEvent> {
-    next_matching(rx, |e| e.container.name == name, limit).await
+    next_matching(rx, |e| *e.container.name == *name, limit).await
 }
 
 /// The next event that `wanted` accepts, waiting at most `limit`.
@@ -206,7 +206,7 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
     docker(&["start", &late]);
     let created = next_matching(
         &mut rx,
-        |e| e.container.id == late_id,
+        |e| *e.container.id == *late_id,
         Duration::from_secs(3),
     )
     .await
@@ -256,7 +256,7 @@ async fn watcher_sees_running_started_short_lived_and_dead_containers() {
     docker(&["start", "-a", &brief]);
     let first = next_matching(
         &mut rx,
-        |e| e.container.id == brief_id,
+        |e| *e.container.id == *brief_id,
         Duration::from_secs(3),
     )
     .await
@@ -307,7 +307,7 @@ async fn a_cgroup_parent_first_seen_at_a_start_is_watched_from_then_on() {
     let first = run_under_parent(&mut cleanup);
     let seen = next_matching(
         &mut rx,
-        |e| e.container.id == first,
+        |e| *e.container.id == *first,
         Duration::from_secs(10),
     )
     .await
@@ -320,7 +320,7 @@ async fn a_cgroup_parent_first_seen_at_a_start_is_watched_from_then_on() {
     let second = run_under_parent(&mut cleanup);
     let seen = next_matching(
         &mut rx,
-        |e| e.container.id == second,
+        |e| *e.container.id == *second,
         Duration::from_secs(10),
     )
     .await
@@ -351,7 +351,7 @@ fn containers_json_lists_a_running_container() {
     );
     let list: Vec<ContainerInfo> = serde_json::from_slice(&out.stdout).unwrap();
     let probe = find(&list, &name);
-    assert_eq!(probe.id, id);
+    assert_eq!(&*probe.id, id);
     assert_eq!(probe.compose_service.as_deref(), Some("probe"));
     assert_eq!(probe.cgroup_id, Some(cgroup_id_of(&name)));
 

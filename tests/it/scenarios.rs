@@ -71,7 +71,7 @@ impl Trace {
             action: ContainerAction::Seen,
             container: ContainerInfo {
                 id: id.into(),
-                name: format!("demo-{id}-1"),
+                name: format!("demo-{id}-1").into(),
                 compose_project: Some("demo".into()),
                 compose_service: Some(id.into()),
                 cgroup_id: Some(cgroup),
