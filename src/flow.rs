@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::bytes::Bytes;
@@ -130,15 +131,15 @@ impl From<&ContainerInfo> for Container {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Process {
     pub pid: u32,
-    pub comm: String,
+    pub comm: CompactString,
     pub container: Option<Container>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub time: String,
-    pub method: String,
-    pub target: String,
+    pub method: CompactString,
+    pub target: CompactString,
     /// "HTTP/1.1" and its kind: borrowed, so no allocation a flow.
     pub version: Cow<'static, str>,
     pub headers: Headers,
@@ -151,7 +152,7 @@ pub struct Request {
 pub struct Response {
     pub time: String,
     pub status: u16,
-    pub reason: String,
+    pub reason: CompactString,
     pub version: Cow<'static, str>,
     pub headers: Headers,
     pub body: Body,

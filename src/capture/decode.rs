@@ -5,6 +5,8 @@
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use compact_str::CompactString;
+
 use super::sendfile::FileSource;
 use super::skel::types::{
     ft_addr, ft_close_event, ft_data_event, ft_file_data_event, ft_header, ft_kind, ft_sock_event,
@@ -152,7 +154,7 @@ fn task(h: &ft_header) -> Task {
     Task {
         pid: h.pid,
         tid: h.tid,
-        comm: String::from_utf8_lossy(&comm[..len]).into_owned(),
+        comm: CompactString::from_utf8_lossy(&comm[..len]),
         cgroup: h.cgroup,
     }
 }

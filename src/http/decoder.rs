@@ -5,6 +5,8 @@
 use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 
+use compact_str::CompactString;
+
 use crate::event::Nanos;
 
 use super::budget::BodyBudget;
@@ -43,7 +45,7 @@ pub enum Stop {
 pub enum Decoded {
     /// A request head was parsed: its response will be framed by this method.
     RequestStarted {
-        method: String,
+        method: CompactString,
     },
     Message(Message),
     Stopped(Stop),
@@ -74,7 +76,7 @@ pub struct Decoder {
     /// that hold none between messages (an idle keep-alive connection).
     current: Option<Box<Message>>,
     /// Responses only: methods of requests still waiting for a final response.
-    methods: VecDeque<String>,
+    methods: VecDeque<CompactString>,
     /// A CONNECT request ends request parsing: what follows is the tunnel, or the
     /// connection ends.
     stop_after_message: bool,
@@ -121,7 +123,7 @@ impl Decoder {
     }
 
     /// Tells a response decoder that a request with this method is waiting.
-    pub fn expect_response_to(&mut self, method: String) {
+    pub fn expect_response_to(&mut self, method: CompactString) {
         self.method_bytes += method.len() + METHOD_OVERHEAD;
         self.methods.push_back(method);
     }
@@ -507,8 +509,8 @@ fn parse_head(kind: Kind, buf: &[u8]) -> Result<Option<(usize, Head)>, String> {
                 httparse::Status::Complete(used) => Ok(Some((
                     used,
                     Head::Request(RequestHead {
-                        method: req.method.unwrap_or_default().to_string(),
-                        target: req.path.unwrap_or_default().to_string(),
+                        method: req.method.unwrap_or_default().into(),
+                        target: req.path.unwrap_or_default().into(),
                         minor_version: req.version.unwrap_or(1),
                         headers: Headers::from_wire(req.headers),
                     }),
@@ -528,7 +530,7 @@ fn parse_head(kind: Kind, buf: &[u8]) -> Result<Option<(usize, Head)>, String> {
                     used,
                     Head::Response(ResponseHead {
                         status: resp.code.unwrap_or_default(),
-                        reason: resp.reason.unwrap_or_default().to_string(),
+                        reason: resp.reason.unwrap_or_default().into(),
                         minor_version: resp.version.unwrap_or(1),
                         headers: Headers::from_wire(resp.headers),
                     }),

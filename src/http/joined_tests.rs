@@ -22,7 +22,7 @@ fn targets(out: &[Exchange]) -> Vec<(String, Option<u16>, Vec<u8>)> {
             (
                 x.request
                     .request()
-                    .map(|h| h.target.clone())
+                    .map(|h| h.target.to_string())
                     .unwrap_or_default(),
                 r.and_then(|r| r.response()).map(|h| h.status),
                 r.map(|r| r.body.kept.clone()).unwrap_or_default(),

@@ -1,14 +1,18 @@
 //! What one direction of an HTTP/1.x connection carries: a head (request or
 //! status line plus headers), a body kept up to a cap, and optional trailers.
 
+use compact_str::CompactString;
+
 use crate::event::Nanos;
 
 pub use super::headers::Headers;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
-    pub method: String,
-    pub target: String,
+    /// Inline up to 24 bytes, as most methods, targets and reasons are: a head
+    /// parsed cost an allocation for each.
+    pub method: CompactString,
+    pub target: CompactString,
     /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
     pub headers: Headers,
@@ -17,7 +21,7 @@ pub struct RequestHead {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
     pub status: u16,
-    pub reason: String,
+    pub reason: CompactString,
     pub minor_version: u8,
     pub headers: Headers,
 }

@@ -31,8 +31,8 @@ fn run(
 fn summary(x: &Exchange) -> (String, String, Option<u16>, Vec<u8>, Option<String>) {
     let req = x.request.request().expect("request side holds requests");
     (
-        req.method.clone(),
-        req.target.clone(),
+        req.method.to_string(),
+        req.target.to_string(),
         x.response
             .as_ref()
             .and_then(|r| r.response())

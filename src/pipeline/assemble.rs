@@ -130,7 +130,12 @@ fn request_record(time: String, m: Message) -> Request {
     let (method, target, minor, headers) = match m.head {
         http::Head::Request(r) => (r.method, r.target, r.minor_version, r.headers),
         // A decoder only puts requests on the request side; keep the record whole anyway.
-        http::Head::Response(r) => (String::new(), String::new(), r.minor_version, r.headers),
+        http::Head::Response(r) => (
+            Default::default(),
+            Default::default(),
+            r.minor_version,
+            r.headers,
+        ),
     };
     Request {
         time,
@@ -146,7 +151,7 @@ fn request_record(time: String, m: Message) -> Request {
 fn response_record(time: String, m: Message) -> Response {
     let (status, reason, minor, headers) = match m.head {
         http::Head::Response(r) => (r.status, r.reason, r.minor_version, r.headers),
-        http::Head::Request(r) => (0, String::new(), r.minor_version, r.headers),
+        http::Head::Request(r) => (0, Default::default(), r.minor_version, r.headers),
     };
     Response {
         time,

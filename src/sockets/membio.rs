@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use compact_str::CompactString;
+
 use crate::event::{Nanos, SslData, SslFree, TlsHead};
 
 use super::records::Head;
@@ -75,7 +77,7 @@ struct Stream {
     /// Plaintext went on to the tied socket (counted once, in `tied`).
     delivered: bool,
     /// The process's name, from its first plaintext.
-    comm: String,
+    comm: CompactString,
 }
 
 impl Stream {
@@ -88,7 +90,7 @@ impl Stream {
             heads: Vec::new(),
             last_used,
             delivered: false,
-            comm: String::new(),
+            comm: CompactString::default(),
         }
     }
 }
@@ -161,7 +163,7 @@ impl WhyGivenUp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GivenUp {
     pub pid: u32,
-    pub comm: String,
+    pub comm: CompactString,
     pub why: WhyGivenUp,
 }
 

@@ -71,7 +71,7 @@ pub fn line(record: &Record, width: Option<usize>) -> String {
         );
         let room = w.saturating_sub(rest.chars().count()).max(8);
         if target.chars().count() > room {
-            target = target.chars().take(room - 1).collect::<String>() + "…";
+            target = (target.chars().take(room - 1).collect::<String>() + "…").into();
         }
     }
     let dim = Style::new().dimmed();
@@ -95,7 +95,7 @@ mod tests {
         .unwrap();
         let mut r: Record = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         if let Record::One(f) = &mut r {
-            f.request.target = target.to_string();
+            f.request.target = target.into();
         }
         r
     }

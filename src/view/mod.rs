@@ -27,7 +27,7 @@ pub fn label(endpoint: &Endpoint, process: Option<&Process>, is_server: bool) ->
     }
     match (endpoint.ip, endpoint.port, process) {
         (Some(ip), Some(port), _) if is_server => std::net::SocketAddr::new(ip, port).to_string(),
-        (_, _, Some(p)) if !is_server => p.comm.clone(),
+        (_, _, Some(p)) if !is_server => p.comm.to_string(),
         (Some(ip), _, _) => ip.to_string(),
         _ => "?".to_string(),
     }

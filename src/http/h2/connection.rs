@@ -94,7 +94,7 @@ impl Connection {
         let mut c = Self::new(Some(observer), client, max_body);
         let mut s = Stream::new(1);
         if let Some(r) = request.request() {
-            s.path = r.target.clone();
+            s.path = r.target.to_string();
             s.authority = crate::http::header(&r.headers, "host").map(str::to_string);
         }
         s.request.message = Some(request);

@@ -1,6 +1,8 @@
 //! One HTTP/2 stream: the request and response built from decoded header
 //! blocks and DATA, and what it says about itself when it ends incomplete.
 
+use compact_str::CompactString;
+
 use crate::event::Nanos;
 use crate::http::message::{Body, Head, Headers, Message, RequestHead, ResponseHead};
 
@@ -96,8 +98,8 @@ impl Stream {
         self.path = block.path.clone().unwrap_or_default();
         self.request.message = Some(message(
             Head::Request(RequestHead {
-                method: block.method.unwrap_or_default(),
-                target: block.path.unwrap_or_default(),
+                method: block.method.unwrap_or_default().into(),
+                target: block.path.unwrap_or_default().into(),
                 minor_version: 0,
                 headers: block.headers,
             }),
@@ -115,7 +117,7 @@ impl Stream {
                 self.response.message = Some(message(
                     Head::Response(ResponseHead {
                         status: status.unwrap_or(0),
-                        reason: String::new(),
+                        reason: CompactString::default(),
                         minor_version: 0,
                         headers: block.headers,
                     }),
