@@ -20,6 +20,8 @@ const MAX_SNIFF: usize = 64 * 1024;
 /// Requests (and early responses) waiting for their other half, in bytes, per
 /// connection; past it the connection's parsing stops and they are written out.
 pub const MAX_WAITING: usize = 8 << 20;
+/// Boxes of room a done queue keeps when empty: what a first push allocates.
+const KEPT_QUEUE: usize = 4;
 
 /// A request and what answered it, or why nothing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,8 +93,11 @@ pub struct Connection {
     undecided: [Undecided; 2],
     requests: Decoder,
     responses: Decoder,
-    done_requests: VecDeque<Message>,
-    done_responses: VecDeque<Message>,
+    /// Boxed as the decoder made them: a queue of boxes keeps its few bytes
+    /// of room between exchanges, where one of Messages was over a KiB to free
+    /// and allocate again on every exchange.
+    done_requests: VecDeque<Box<Message>>,
+    done_responses: VecDeque<Box<Message>>,
     http_seen: bool,
     stopped: bool,
     scratch: DecodeScratch,
@@ -315,7 +320,7 @@ impl Connection {
                             if let Some(request) = self.done_requests.pop_front() {
                                 self.waiting_bytes =
                                     self.waiting_bytes.saturating_sub(request.held_bytes());
-                                self.answer(observer, request, m, out);
+                                self.answer(observer, *request, *m, out);
                             }
                             self.free_empty_queues();
                         }
@@ -362,7 +367,7 @@ impl Connection {
             };
             self.waiting_bytes =
                 (self.waiting_bytes).saturating_sub(request.held_bytes() + response.held_bytes());
-            if !self.answer(observer, request, response, out) {
+            if !self.answer(observer, *request, *response, out) {
                 return;
             }
         }
@@ -411,12 +416,12 @@ impl Connection {
         true
     }
 
-    /// A queue keeps its capacity: room for four Messages (over a KiB) per
-    /// direction on every idle keep-alive connection, a third of the heap with
-    /// 10,000 of them. Free it when empty; the next exchange allocates again.
+    /// A queue keeps its capacity. Room for a few boxes (32 bytes) stays for
+    /// the next exchange; a queue that grew past that (pipelined requests) is
+    /// freed once empty, so that idle keep-alive connections hold little.
     fn free_empty_queues(&mut self) {
         for queue in [&mut self.done_requests, &mut self.done_responses] {
-            if queue.is_empty() {
+            if queue.is_empty() && queue.capacity() > KEPT_QUEUE {
                 queue.shrink_to_fit();
             }
         }
@@ -446,8 +451,8 @@ impl Connection {
             };
             out.push(Exchange {
                 observer,
-                request,
-                response,
+                request: *request,
+                response: response.map(|r| *r),
                 incomplete: Some(incomplete),
                 http2: None,
             });

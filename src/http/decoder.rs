@@ -47,7 +47,7 @@ pub enum Decoded {
     RequestStarted {
         method: CompactString,
     },
-    Message(Message),
+    Message(Box<Message>),
     Stopped(Stop),
 }
 
@@ -255,12 +255,12 @@ impl Decoder {
     }
 
     /// Takes the message in progress, if its head was parsed, marked incomplete.
-    pub fn take_partial(&mut self) -> Option<Message> {
+    pub fn take_partial(&mut self) -> Option<Box<Message>> {
         let mut m = self.current.take()?;
         self.budget.give_back(m.body.kept.len());
         m.complete = false;
         m.body.truncated = true;
-        Some(*m)
+        Some(m)
     }
 
     pub fn stop(&mut self, why: Stop, out: &mut Vec<Decoded>) {
@@ -480,7 +480,7 @@ impl Decoder {
             self.budget.give_back(m.body.kept.len());
             m.end = ts;
             m.complete = true;
-            out.push(Decoded::Message(*m));
+            out.push(Decoded::Message(m));
         }
         if self.stop_after_message {
             // Quietly: the connection decides what the tunnel means.

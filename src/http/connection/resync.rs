@@ -137,14 +137,19 @@ impl Connection {
         let Some(observer) = self.observer else {
             return;
         };
-        let mut requests: Vec<Message> = self.done_requests.drain(..).collect();
+        let mut requests: Vec<Box<Message>> = self.done_requests.drain(..).collect();
         requests.extend(self.requests.take_partial());
         for r in &requests {
             self.waiting_bytes = self.waiting_bytes.saturating_sub(r.held_bytes());
         }
         let mut response = self.responses.take_partial();
         for request in requests {
-            out.push(Self::cut(observer, request, response.take(), reason));
+            out.push(Self::cut(
+                observer,
+                *request,
+                response.take().map(|r| *r),
+                reason,
+            ));
         }
         while self.responses.waiting_requests() > 0 {
             self.responses.forget_oldest_request();
@@ -172,7 +177,7 @@ impl Connection {
                 None => self.requests.take_partial(),
             };
             if let Some(request) = request {
-                out.push(Self::cut(observer, request, response, reason));
+                out.push(Self::cut(observer, *request, response.map(|r| *r), reason));
             }
         }
         // Of the requests still waiting only the newest can be answered next.
@@ -180,7 +185,7 @@ impl Connection {
             self.responses.forget_oldest_request();
             if let Some(request) = self.done_requests.pop_front() {
                 self.waiting_bytes = self.waiting_bytes.saturating_sub(request.held_bytes());
-                out.push(Self::cut(observer, request, None, reason));
+                out.push(Self::cut(observer, *request, None, reason));
             }
         }
         self.responses.restart();
@@ -287,7 +292,7 @@ impl Connection {
             None => self.requests.take_partial(),
         };
         if let Some(request) = request {
-            out.push(Self::cut(observer, request, None, reason));
+            out.push(Self::cut(observer, *request, None, reason));
         }
     }
 
