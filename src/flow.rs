@@ -18,7 +18,7 @@ use crate::sockets::AddressSource;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flow {
     /// `pid-fd-generation-exchange`: the same events give the same ids, live or replayed.
-    pub id: String,
+    pub id: CompactString,
     pub observer: FlowObserver,
     pub src: Endpoint,
     pub dst: Endpoint,

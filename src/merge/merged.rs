@@ -3,6 +3,7 @@
 //! the server's process and timing sit beside, and every field the two disagree on
 //! is kept in both versions.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::flow::{Body, Flow, FlowObserver, Process};
@@ -27,7 +28,7 @@ pub struct MergedFlow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerHalf {
     /// The server-side flow's own id.
-    pub id: String,
+    pub id: CompactString,
     pub process: Process,
 }
 

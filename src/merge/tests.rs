@@ -35,7 +35,7 @@ fn half(observer: Observer, pid: u32, index: u64, target: &str, start_us: u64, d
     };
     Flow {
         anomalies: Vec::new(),
-        id: format!("{pid}-3-0-{index}"),
+        id: format!("{pid}-3-0-{index}").into(),
         observer: observer.into(),
         src: endpoint(CLIENT),
         dst: endpoint(SERVER),
@@ -221,7 +221,7 @@ fn keep_alive_exchanges_pair_by_order_whatever_the_arrival() {
         .iter()
         .map(|r| {
             let m = merged(r);
-            (m.flow.id.clone(), m.server.id.clone())
+            (m.flow.id.to_string(), m.server.id.to_string())
         })
         .collect();
     assert_eq!(

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat};
+use compact_str::CompactString;
 
 use crate::bytes::Bytes;
 use crate::clock::WallClock;
@@ -113,9 +114,10 @@ pub(super) fn flow(
 
 /// `pid-fd-generation-index`, without `format!`: it and the versions' were
 /// nearly half the instructions of assembling a flow.
-fn flow_id(s: &SocketInfo, index: u64) -> String {
+/// Inline in the CompactString (up to 24 bytes) for the usual small numbers.
+fn flow_id(s: &SocketInfo, index: u64) -> CompactString {
     let mut buf = itoa::Buffer::new();
-    let mut id = String::with_capacity(40);
+    let mut id = CompactString::default();
     id.push_str(buf.format(s.id.pid));
     id.push('-');
     id.push_str(buf.format(s.id.fd));
