@@ -2,9 +2,10 @@
 """flowtap's benchmark: what capture costs the traffic it watches, and what it keeps.
 
 nginx in one container serves 1 KiB and 64 KiB bodies; oha in another container
-loads it. Each scenario runs under three modes, interleaved and rotated round by
-round so the machine's noise hits them alike: no capture, flowtap capturing the
-nginx container, and tcpdump writing a pcap of the same bridge. Then
+loads it. Each scenario runs under three modes, interleaved in a balanced order
+that changes round by round, so that the machine's noise and what one trial
+leaves for the next hit them alike: no capture, flowtap capturing the nginx
+container, and tcpdump writing a pcap of the same bridge. Then
 `flowtap replay` of a generated trace on one core, and flowtap's memory with
 10,000 idle keep-alive connections. Prints a markdown table and writes it to
 --out. Run through scripts/bench.sh, which installs and builds what this needs.
@@ -489,13 +490,31 @@ def parse_capturer_summary(t: Trial, mode: str, text: str) -> None:
         t.lost = int(m.group(1)) if m else None
 
 
+def balanced_order(n: int, row: int) -> list[int]:
+    """Row `row` of a Williams square: over n rows (2n when n is odd) every mode
+    comes right after every other mode equally often. A plain rotation
+    (A/B/C/D, B/C/D/A…) puts each mode after the same one every round, so
+    whatever a trial leaves behind (on these VMs, page-cache pages freed by the
+    previous trial's deleted output, 8× faster to write into than pages the
+    host has taken back) always favoured the same mode."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    order = [(m + row) % n for m in first]
+    return order[::-1] if n % 2 and (row // n) % 2 else order
+
+
 def interleaved(scenarios, modes, rounds):
-    """Round r runs every scenario, its modes rotated by r: A/B/C, B/C/A, C/A/B…"""
+    """Round r runs every scenario, its modes in a balanced order that changes
+    with r (and with the scenario, so that scenarios differ too)."""
     for r in range(rounds):
         for i, sc in enumerate(scenarios):
-            k = (r + i) % len(modes)
-            for mode in modes[k:] + modes[:k]:
-                yield r, sc, mode
+            for k in balanced_order(len(modes), r + i):
+                yield r, sc, modes[k]
 
 
 # ---------------------------------------------------------------- replay and idle
@@ -791,6 +810,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="1 round, fewer requests: for development")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--settle", type=float, default=4.0,
+                    help="seconds of quiet before each load trial (freed page-cache pages "
+                         "go back to the host on these VMs after about 2 s)")
     ap.add_argument("--rate", type=int, default=5000, help="fixed rate for the latency scenario")
     ap.add_argument("--out", default=str(ROOT / "bench-results.md"))
     ap.add_argument("--oha", default=shutil.which("oha") or str(Path.home() / ".cargo/bin/oha"))
@@ -888,6 +910,10 @@ def main() -> int:
         if "load" not in skip:
             total = opts.rounds * len(scenarios) * len(modes)
             for i, (r, sc, mode) in enumerate(interleaved(scenarios, modes, opts.rounds), 1):
+                # The previous trial's output is deleted by now; let the pages it
+                # freed go back to the host, so that no trial writes into pages
+                # another trial left warm.
+                time.sleep(opts.settle)
                 t = trial_with_retry(bench, sc, mode, r, work, opts)
                 if t is None:
                     failures.append(f"round {r + 1} {sc.name} {mode}")
