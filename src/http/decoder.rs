@@ -16,7 +16,7 @@ use super::message::{Body, Head, Headers, Message, RequestHead, ResponseHead};
 /// Longest head (or chunk-size line, or trailer section) we buffer before giving up.
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
-/// What a waiting method costs beyond its text (the String and its queue slot).
+/// What a waiting method costs beyond its text (its CompactString and queue slot).
 pub(super) const METHOD_OVERHEAD: usize = 32;
 
 /// Which kind of message this direction carries.
