@@ -36,8 +36,12 @@ fn table(containers: &[ContainerInfo]) -> String {
         let ips: Vec<String> = c.ips.iter().map(ToString::to_string).collect();
         rows.push([
             c.name.to_string(),
-            c.compose_service.as_deref().unwrap_or("-").to_string(),
-            c.compose_project.as_deref().unwrap_or("-").to_string(),
+            c.compose_service
+                .as_deref()
+                .map_or_else(dash, str::to_string),
+            c.compose_project
+                .as_deref()
+                .map_or_else(dash, str::to_string),
             c.cgroup_id.map(|id| id.to_string()).unwrap_or_else(dash),
             if ips.is_empty() {
                 dash()

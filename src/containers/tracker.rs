@@ -3,6 +3,7 @@
 //! [`ContainerAction`], or nothing when it says nothing new. Pure; no I/O.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::event::{ContainerAction, ContainerInfo};
 
@@ -11,7 +12,7 @@ pub type Change = (ContainerAction, ContainerInfo);
 
 #[derive(Debug, Default)]
 pub struct Tracker {
-    known: HashMap<String, ContainerInfo>,
+    known: HashMap<Arc<str>, ContainerInfo>,
 }
 
 impl Tracker {
@@ -28,11 +29,10 @@ impl Tracker {
     /// ones `Start`, changed ones `Update` and the missing ones `Die`.
     pub fn reconcile(&mut self, running: Vec<ContainerInfo>, first: bool) -> Vec<Change> {
         let mut changes = Vec::new();
-        let listed: Vec<String> = running.iter().map(|c| c.id.to_string()).collect();
-        let mut gone: Vec<String> = self
+        let mut gone: Vec<Arc<str>> = self
             .known
             .keys()
-            .filter(|id| !listed.contains(id))
+            .filter(|id| !running.iter().any(|c| c.id == **id))
             .cloned()
             .collect();
         gone.sort();
@@ -95,7 +95,7 @@ impl Tracker {
     fn sight(&mut self, info: ContainerInfo, new_action: ContainerAction) -> Option<Change> {
         match self.known.get_mut(&*info.id) {
             None => {
-                self.known.insert(info.id.to_string(), info.clone());
+                self.known.insert(info.id.clone(), info.clone());
                 Some((new_action, info))
             }
             Some(old) => {
